@@ -39,8 +39,9 @@ ALIASES: dict[str, Callable[[], Solver]] = {
 
 
 def solver_names() -> list[str]:
-    """Every name :func:`get_solver` accepts without parameters."""
-    names = [*SOLVERS, *ALIASES]
+    """Every configuration name :func:`get_solver` accepts without parameters (families listed by variant)."""
+    parameterised = {"lms", "dpmpp", "rk", "torchdiffeq", "torchsde"}
+    names = [name for name in SOLVERS if name not in parameterised] + list(ALIASES)
     names += [f"rk:{t}" for t in TABLEAUS]
     names += [f"torchdiffeq:{m}" for m in (*FIXED_GRID_METHODS, *ADAPTIVE_METHODS)]
     names += [f"torchsde:{m}" for m in TORCHSDE_METHODS]
