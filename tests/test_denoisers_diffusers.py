@@ -1,0 +1,90 @@
+"""from_diffusers against the DDPM formulas evaluated by hand on a tiny randomly initialised diffusers UNet."""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+
+import numpy as np
+import pytest
+import torch
+
+from probflow.denoisers import DiscreteDDPM, from_diffusers
+
+diffusers = pytest.importorskip("diffusers")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    """The UNet is tiny: intra-op threads only add overhead, and on a busy 2-core runner they made it 40x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@cache
+def _tiny_unet(dtype: torch.dtype) -> torch.nn.Module:
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DModel(
+        sample_size=8,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        norm_num_groups=4,
+    )
+    return unet.to(dtype).eval()
+
+
+def _denoised_by_hand(unet, scheduler, x: torch.Tensor, sigma: np.ndarray, net_dtype: torch.dtype) -> np.ndarray:
+    """D from the DDPM formulas: t by log-sigma interpolation, x_vp = x / sqrt(1 + sigma^2), then eps / v / x0."""
+    alpha_bar_table = scheduler.alphas_cumprod.double().numpy()
+    sigma_table = np.sqrt((1 - alpha_bar_table) / alpha_bar_table)
+    t = np.interp(np.log(sigma), np.log(sigma_table), np.arange(len(sigma_table)))
+    s = sigma.reshape(-1, 1, 1, 1)
+    x_vp = x.numpy() / np.sqrt(1 + s**2)
+    conditioning_dtype = torch.promote_types(net_dtype, torch.float32)
+    with torch.no_grad():
+        output = unet(torch.from_numpy(x_vp).to(net_dtype), torch.from_numpy(t).to(conditioning_dtype)).sample
+    output = output.double().numpy()
+    assert output.std() > 1e-2, "a network that outputs a constant would make this comparison vacuous"
+    alpha_bar = 1 / (1 + s**2)
+    prediction = scheduler.config.prediction_type
+    if prediction == "epsilon":
+        return x.numpy() - s * output
+    if prediction == "v_prediction":
+        return np.sqrt(alpha_bar) * x_vp - np.sqrt(1 - alpha_bar) * output
+    return output
+
+
+@pytest.mark.parametrize("prediction", ["epsilon", "v_prediction", "sample"])
+@pytest.mark.parametrize(("net_dtype", "tolerance"), [(torch.float64, 1e-12), (torch.float32, 1e-6)])
+def test_from_diffusers_matches_the_ddpm_formulas(prediction: str, net_dtype: torch.dtype, tolerance: float) -> None:
+    unet = _tiny_unet(net_dtype)
+    scheduler = diffusers.DDPMScheduler(num_train_timesteps=1000, prediction_type=prediction)
+    denoiser = from_diffusers(unet, scheduler)
+    assert isinstance(denoiser, DiscreteDDPM) and denoiser.prediction == prediction
+    sigma = np.array([0.02, 0.5, 3.0, 60.0])
+    noise_scale = torch.from_numpy(np.sqrt(1 + sigma**2)).reshape(-1, 1, 1, 1)
+    x = noise_scale * torch.randn(4, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        denoised = denoiser(x, torch.from_numpy(sigma))
+    assert denoised.dtype == torch.float64 and denoised.shape == x.shape
+    expected = _denoised_by_hand(unet, scheduler, x, sigma, net_dtype)
+    np.testing.assert_allclose(denoised.numpy(), expected, rtol=tolerance, atol=tolerance)
+
+
+def test_unknown_scheduler_prediction_type_is_rejected() -> None:
+    scheduler = diffusers.DDPMScheduler(num_train_timesteps=10, prediction_type="flow")
+    with pytest.raises(ValueError, match="unknown prediction type 'flow'"):
+        from_diffusers(_tiny_unet(torch.float32), scheduler)
+
+
+def test_missing_diffusers_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    scheduler = diffusers.DDPMScheduler(num_train_timesteps=10)
+    monkeypatch.setitem(sys.modules, "diffusers", None)
+    with pytest.raises(ImportError, match=r"needs the optional dependency 'diffusers' \(pip install diffusers\)"):
+        from_diffusers(torch.nn.Identity(), scheduler)
