@@ -26,15 +26,18 @@ class ModelCall:
       dtype, and the output back, as EDM does.
     * ``sigma`` may be a Python float (the hand-written steppers) or a tensor (torchdiffeq/torchsde); a
       float becomes a ``[batch]`` tensor once and is reused, so a grid costs no per-step allocation.
-    * Shape is checked per call; dtype and device once. Finiteness is checked without a host sync per step:
-      each call appends ``denoised.sum()`` (non-finite iff some element is), and ``check_finite`` inspects
-      them all at once and names the first bad step and sigma.
+    * Type, dtype, device and shape are checked on every call (attribute reads, no host sync). Finiteness is
+      checked without a host sync per step: each call appends ``denoised.sum()`` (non-finite iff some
+      element is), and ``check_finite`` inspects them all at once and names the first bad step and sigma.
+    * ``step`` is the loop's step, or None while a backend integrates over the whole grid inside one step
+      (torchdiffeq); errors then name the interval of ``sigmas`` (the solve's grid) that holds the call's sigma.
     """
 
-    def __init__(self, denoiser: Denoiser, like: torch.Tensor):
+    def __init__(self, denoiser: Denoiser, like: torch.Tensor, sigmas: list[float]):
         self.denoiser = denoiser
         self.nfe = 0
-        self.step = 0
+        self.step: int | None = 0
+        self.sigmas = sigmas
         self.shape = like.shape
         self.dtype = like.dtype
         self.device = like.device
@@ -58,13 +61,7 @@ class ModelCall:
             sigma_in = self.sigma_tensor(sigma)
         model_input = x if self.input_dtype is self.dtype else x.to(self.input_dtype)
         denoised = self.denoiser(model_input, sigma_in)
-        if self.nfe == 0:
-            self._check_first(denoised, sigma)
-        if denoised.shape != x.shape:
-            raise DenoiserOutputError(
-                f"denoiser returned shape {tuple(denoised.shape)} for input shape {tuple(x.shape)} "
-                f"at step {self.step}, sigma={_describe(sigma)}"
-            )
+        self._check_output(denoised, x, sigma)
         if denoised.dtype is not self.dtype:
             denoised = denoised.to(self.dtype)
         self.nfe += 1
@@ -72,16 +69,24 @@ class ModelCall:
         self._where.append((self.step, sigma))
         return denoised
 
-    def _check_first(self, denoised: object, sigma: float | torch.Tensor) -> None:
-        where = f"at step {self.step}, sigma={_describe(sigma)}"
+    def _check_output(self, denoised: object, x: torch.Tensor, sigma: float | torch.Tensor) -> None:
         if not isinstance(denoised, torch.Tensor):
-            raise DenoiserOutputError(f"denoiser must return a torch.Tensor, got {type(denoised).__name__} {where}")
-        if not denoised.is_floating_point():
-            raise DenoiserOutputError(f"denoiser returned dtype {denoised.dtype}, expected a floating dtype {where}")
-        if denoised.device != self.device:
-            raise DenoiserOutputError(
-                f"denoiser returned a tensor on {denoised.device}, expected {self.device} {where}"
-            )
+            problem = f"denoiser must return a torch.Tensor, got {type(denoised).__name__}"
+        elif not denoised.is_floating_point():
+            problem = f"denoiser returned dtype {denoised.dtype}, expected a floating dtype"
+        elif denoised.device != self.device:
+            problem = f"denoiser returned a tensor on {denoised.device}, expected {self.device}"
+        elif denoised.shape != x.shape:
+            problem = f"denoiser returned shape {tuple(denoised.shape)} for input shape {tuple(x.shape)}"
+        else:
+            return
+        raise DenoiserOutputError(f"{problem} at {self._location(self.step, sigma)}")
+
+    def _location(self, step: int | None, sigma: float | torch.Tensor) -> str:
+        value = sigma.reshape(-1)[0].item() if isinstance(sigma, torch.Tensor) else sigma
+        if step is None:  # the interval sigmas[i] >= sigma > sigmas[i + 1] of the descending grid
+            step = min(max(sum(s >= value for s in self.sigmas) - 1, 0), len(self.sigmas) - 2)
+        return f"step {step}, sigma={value:.6g}"
 
     def check_finite(self) -> None:
         """Raise :class:`DenoiserOutputError` naming the first call whose output held NaN or Inf."""
@@ -91,13 +96,6 @@ class ModelCall:
         if bool(finite.all()):
             return
         first = int((~finite).nonzero()[0])
-        step, sigma = self._where[first]
         raise DenoiserOutputError(
-            f"denoiser returned NaN/Inf at step {step}, sigma={_describe(sigma)} (call {first + 1} of {self.nfe})"
+            f"denoiser returned NaN/Inf at {self._location(*self._where[first])} (call {first + 1} of {self.nfe})"
         )
-
-
-def _describe(sigma: float | torch.Tensor) -> str:
-    if isinstance(sigma, torch.Tensor):
-        return f"{sigma.reshape(-1)[0].item():.6g}"
-    return f"{sigma:.6g}"

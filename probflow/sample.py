@@ -12,7 +12,7 @@ from probflow.schedules import karras
 from probflow.solve import Callback, solve
 from probflow.solvers.base import Solver
 from probflow.solvers.dpm_solver_pp import DPMSolverPP
-from probflow.terms import ProbabilityFlowODE
+from probflow.terms import ProbabilityFlowODE, ReverseSDE
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,8 @@ def sample(
 
     ``noise`` is standard normal of shape ``[batch, ...]``. With ``solver=None`` the :func:`recommended`
     solver and grid for this budget are used; otherwise ``solver`` runs on a Karras grid (``rho``, default 7)
-    with as many steps as fit in the budget. ``generator`` seeds stochastic solvers (per sample if a list).
+    with as many steps as fit in the budget; an SDE solver integrates the :class:`~probflow.ReverseSDE` (default
+    Langevin strength). ``generator`` seeds stochastic solvers (per sample if a list).
     """
     nfe = _check_nfe(nfe)
     if not isinstance(noise, torch.Tensor):
@@ -85,7 +86,7 @@ def sample(
             raise SolverConfigError(f"{solver.name} is adaptive and cannot honour a fixed nfe; use probflow.solve")
         num_steps = _steps_within(solver, nfe)
     sigmas = karras(num_steps, sigma_min, sigma_max, 7.0 if rho is None else rho)
-    term = ProbabilityFlowODE(denoiser)
+    term = ReverseSDE(denoiser) if solver.term_kind == "sde" else ProbabilityFlowODE(denoiser)
     solution = solve(term, solver, noise * sigma_max, sigmas, generator=generator, callback=callback,
                      progress=progress)
     return solution.x

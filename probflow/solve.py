@@ -95,12 +95,12 @@ def solve(
     grid = validate_sigmas(sigmas)
     output_dtype = x.dtype
     state = x.to(compute_dtype_for(x.dtype))
-    model = ModelCall(term.denoiser, state)
+    sigma_values = grid.tolist()
+    model = ModelCall(term.denoiser, state, sigma_values)
     noise = generator if isinstance(generator, NoiseSource) else NoiseSource(generator, state.shape, state.dtype,
                                                                              state.device)
     if noise.shape != state.shape:
         raise GeneratorError(f"the noise source has shape {tuple(noise.shape)}, the state {tuple(state.shape)}")
-    sigma_values = grid.tolist()
     stepper = solver.start(term, model, sigma_values, noise)
     states = [state] if trajectory else None
     with torch.inference_mode():

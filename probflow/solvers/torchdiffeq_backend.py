@@ -39,6 +39,10 @@ class _TorchDiffEqStepper:
             torch.tensor(self.positive, dtype=x.dtype, device=x.device), self.config.time_variable
         )
         options = dict(self.config.options)
+        if self.config.adaptive:
+            # Land on the last time rather than stepping past it: a step beyond the last positive sigma would
+            # evaluate the denoiser at sigma <= 0 (in the "sigma" time variable).
+            options.setdefault("step_t", times[-1:])
         kwargs = {"rtol": self.config.rtol, "atol": self.config.atol} if self.config.adaptive else {}
         return torchdiffeq.odeint(self.field, x, times, method=self.config.method, options=options or None, **kwargs)
 
@@ -48,7 +52,13 @@ class _TorchDiffEqStepper:
             denoised = self.model(x, sigma)
             return denoised, denoised
         if self.states is None:
-            self.states = self._integrate(x)
+            self.model.step = None  # odeint covers the whole grid now: errors locate each call by its sigma
+            try:
+                self.states = self._integrate(x)
+            except (AssertionError, RuntimeError):
+                # A non-finite field breaks torchdiffeq's step control ("underflow in dt"); name the bad call.
+                self.model.check_finite()
+                raise
         return self.states[i + 1], None
 
 

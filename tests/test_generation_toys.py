@@ -1,0 +1,39 @@
+"""Importable denoisers for the generation tests (``--denoiser tests.test_generation_toys:MIXTURE``); no tests.
+
+Both are exact denoisers on 1x4x4 "images", cheap enough for subprocess and multi-process tests:
+
+* ``GAUSSIAN`` is elementwise, so each output row is independent of the batch it is in: bitwise
+  batch-size and seed-order invariance can be asserted on it;
+* ``MIXTURE`` reduces over pixels and components, and torch's CPU reductions may change their summation
+  order with the batch size: it checks that resumes and multi-process runs repeat a clean run's batches.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from probflow.denoisers import Gaussian, GaussianMixture
+
+SHAPE = (1, 4, 4)
+_generator = torch.Generator().manual_seed(0)
+GAUSSIAN = Gaussian(torch.rand(SHAPE, generator=_generator, dtype=torch.float64) * 2 - 1,
+                    0.1 + 0.3 * torch.rand(SHAPE, generator=_generator, dtype=torch.float64))
+MIXTURE = GaussianMixture(torch.rand(3, *SHAPE, generator=_generator, dtype=torch.float64) * 2 - 1, 0.2)
+
+
+class Slowed:
+    """``MIXTURE`` with a pause per call, so that a test can kill a run part-way through."""
+
+    shape = SHAPE
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        time.sleep(self.seconds)
+        return MIXTURE(x, sigma)
+
+
+SLOW_MIXTURE = Slowed(0.03)
