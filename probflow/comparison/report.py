@@ -1,0 +1,51 @@
+"""Comparison rows on disk (CSV and JSON) and as a markdown table."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from probflow.comparison.run import ComparisonRow
+
+#: Published numbers keyed by row label: ``(FID, KID)``, ``None`` where nothing was printed.
+Reference = Mapping[str, tuple[float | None, float | None]]
+
+
+def write_rows(rows: Sequence[ComparisonRow], stem: str | Path) -> tuple[Path, Path]:
+    """Write ``rows`` to ``<stem>.csv`` (one header line of field names) and ``<stem>.json`` (a list of objects)."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    records = [row.to_dict() for row in rows]
+    csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(rows[0])] if rows else [])
+        writer.writeheader()
+        writer.writerows(records)
+    json_path.write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return csv_path, json_path
+
+
+def markdown_table(rows: Sequence[ComparisonRow], published: Reference | None = None) -> str:
+    """A markdown table of ``rows``: label, model, steps, NFE, FID, KID mean ± std, samples, seconds; with
+    ``published``, two more columns hold the published FID and KID of the rows whose label it lists."""
+    header = ["configuration", "model", "steps", "NFE", "FID", "KID (mean ± std)", "n", "time (s)"]
+    if published is not None:
+        header += ["lesson FID", "lesson KID"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row.label, row.model, _cell(row.steps, "d"), _cell(row.nfe, "d"), f"{row.fid:.2f}",
+                 f"{row.kid:.4f} ± {row.kid_std:.4f}", str(row.samples), _cell(row.wall_s, ".1f")]
+        if published is not None:
+            fid, kid = published.get(row.label, (None, None))
+            cells += [_cell(fid, "g"), _cell(kid, "g")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: float | int | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
