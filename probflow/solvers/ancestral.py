@@ -48,14 +48,16 @@ class EulerAncestral(Solver):
 
     ``x' = D + (sigma_down/sigma)(x - D)`` (an Euler step to sigma_down), then ``x_next = x' + s_noise sigma_up z``
     with the split of :func:`ancestral_split`. With eta = 1 it is a discretisation of the reverse-time SDE
-    and samples the data distribution as the grid is refined: weak order 1, strong order 0.5 (fresh noise
-    per step, Kloeden & Platen 1992, ch. 10 and 14). One call per step.
+    and samples the data distribution as the grid is refined: weak order 1. Driven by one Brownian path
+    (:class:`~probflow.brownian.BrownianNoise`) it is strong order 1, like Euler-Maruyama on this additive-noise
+    SDE, from which its coefficients differ only at relative O(h) (measured 0.99 in the convergence tests).
+    One call per step.
     """
 
     name = "euler_ancestral"
     stochastic = True
     order = 1
-    strong_order = 0.5
+    strong_order = 1.0
 
     def __init__(self, eta: float = 1.0, s_noise: float = 1.0):
         if not (eta >= 0 and math.isfinite(eta)):

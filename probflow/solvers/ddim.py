@@ -66,13 +66,14 @@ class DDIM(Solver):
     * ``noise_cutoff``: when ``bbar' <= s^2 + noise_cutoff`` the step is deterministic (the lesson uses 0.01).
     * ``noise_scale`` multiplies only the injected noise ``s z`` (the lesson's "sigma x 0.5" variant).
 
-    One call per step; weak order 1 for eta > 0 (order 1 for eta = 0). The step into 0 returns ``x0_hat``.
+    One call per step; weak order 1 for eta > 0 (order 1 for eta = 0), and strong order 1 on a Brownian path
+    (the additive-noise case, as for :class:`EulerAncestral`). The step into 0 returns ``x0_hat``.
     """
 
     name = "ddim"
     stochastic = True
     order = 1
-    strong_order = 0.5
+    strong_order = 1.0
 
     def __init__(self, eta: float = 0.0, *, alpha_bar_predictor: Callable[[torch.Tensor], torch.Tensor] | None = None,
                  clip: float | None = None, noise_cutoff: float = 0.0, noise_scale: float = 1.0):
@@ -89,7 +90,7 @@ class DDIM(Solver):
         self.noise_cutoff = float(noise_cutoff)
         self.noise_scale = float(noise_scale)
         self.stochastic = self.eta > 0
-        self.strong_order = 0.5 if self.stochastic else None
+        self.strong_order = 1.0 if self.stochastic else None
 
     def coefficients(self, sigma: float, sigma_next: float) -> tuple[float, float]:
         """``(sqrt((bbar' - s^2)/abar'), noise_scale * s/sqrt(abar'))``: the eps and z weights on the VE state."""

@@ -1,0 +1,208 @@
+"""``probflow order``: measure each solver's convergence order on a problem and print it beside the declared one.
+
+Errors are measured at ``sigma_min`` against the exact flow or a dopri8 reference, on nested Karras grids, and the
+order is the least-squares slope of log(error) against log(steps) over the asymptotic levels
+(:func:`probflow.convergence.estimate_order`). Stochastic solvers, when named, get their strong order on one
+Brownian path per sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import math
+
+import torch
+
+from probflow.cli import CommandError
+from probflow.convergence import (
+    PROBLEMS, OrderEstimate, estimate_order, get_problem, resolve_reference, suggested_steps,
+)
+from probflow.convergence.fit import check_steps
+from probflow.solvers import get_solver, solver_names
+
+DEFAULT_PROBLEM = "mixture2d"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "order",
+        help="measure solvers' convergence orders on a problem with an exact denoiser",
+        description="Solve the probability-flow ODE from sigma_max to sigma_min on nested Karras grids and fit\n"
+                    "log(error) against log(steps). Errors are measured at sigma_min (the final jump to 0 is one\n"
+                    "Euler step and would cap every order at 1), against the exact flow or a dopri8 reference.",
+        epilog="examples:\n"
+               "  probflow order\n"
+               "  probflow order --problem gaussian --solvers heun,lms4,rk:rk4 --plot order.png\n"
+               "  probflow order --denoiser mypackage.models:denoiser --shape 2 --solvers euler,heun\n"
+               f"problems: {', '.join(f'{p.name} ({p.description})' for p in PROBLEMS.values())}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--problem", default=DEFAULT_PROBLEM, help=f"a built-in problem (default: {DEFAULT_PROBLEM})")
+    source.add_argument("--denoiser", metavar="MODULE:ATTR",
+                        help="your own denoiser D(x, sigma), as module:attr; trajectories start at sigma_max * N(0, I)")
+    parser.add_argument("--shape", help="one sample's shape for --denoiser, e.g. 2 or 1,8,8 (default: its .shape)")
+    parser.add_argument("--solvers", help="comma-separated solver names (default: every deterministic fixed-grid "
+                                          "solver; see 'probflow solvers')")
+    parser.add_argument("--steps", help="comma-separated increasing step counts (default: chosen per solver to reach "
+                                        "its asymptotic range)")
+    parser.add_argument("--sigma-max", type=float, default=80.0, help="start of the grids (default: 80)")
+    parser.add_argument("--sigma-min", type=float, default=0.002, help="where errors are measured (default: 0.002)")
+    parser.add_argument("--rho", type=float, default=7.0, help="Karras grid exponent (default: 7)")
+    parser.add_argument("--batch", type=int, default=None, help="number of trajectories (default: the problem's)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the trajectories and Brownian paths (default: 0)")
+    parser.add_argument("--plot", metavar="PNG", help="write the log-log error-vs-NFE plot here")
+    parser.set_defaults(handler=run)
+
+
+def _int_list(text: str, label: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(item) for item in text.split(",") if item.strip())
+    except ValueError as exc:
+        raise CommandError(f"--{label} must be comma-separated integers, got {text!r}") from exc
+
+
+def _load_denoiser(spec: str):
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise CommandError(f"--denoiser must be module:attr, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise CommandError(f"cannot import module {module_name!r} for --denoiser: {exc}") from exc
+    denoiser = getattr(module, attribute, None)
+    if denoiser is None:
+        raise CommandError(f"module {module_name!r} has no attribute {attribute!r}")
+    if not callable(denoiser):
+        raise CommandError(f"{spec} is a {type(denoiser).__name__}, not a denoiser callable as D(x, sigma)")
+    return denoiser
+
+
+def _problem_and_state(args: argparse.Namespace):
+    if args.denoiser is None:
+        problem = get_problem(args.problem)
+        if args.batch is not None:
+            problem = dataclasses.replace(problem, batch=args.batch)
+        denoiser = problem.build()
+        return problem.name, denoiser, problem.initial_state(denoiser, args.sigma_max, args.seed)
+    denoiser = _load_denoiser(args.denoiser)
+    shape = _int_list(args.shape, "shape") if args.shape else getattr(denoiser, "shape", None)
+    if shape is None:
+        raise CommandError(f"{args.denoiser} has no .shape: pass --shape")
+    generator = torch.Generator().manual_seed(args.seed)
+    noise = torch.randn((args.batch or 8, *shape), generator=generator, dtype=torch.float64)
+    return args.denoiser, denoiser, args.sigma_max * noise
+
+
+def _solvers(args: argparse.Namespace) -> list:
+    if not args.solvers:
+        candidates = [get_solver(name) for name in solver_names()]
+        return [solver for solver in candidates if not solver.stochastic and solver.calls_per_step > 0]
+    solvers = [get_solver(name.strip()) for name in args.solvers.split(",") if name.strip()]
+    if not solvers:
+        raise CommandError("--solvers names no solver")
+    for solver in solvers:
+        if solver.calls_per_step == 0:
+            raise CommandError(f"{solver.name} is adaptive: its error follows its tolerance, not a grid of steps")
+    return solvers
+
+
+def _format_level_table(estimate: OrderEstimate) -> list[str]:
+    fitted = set(estimate.fitted)
+    rows = [
+        ["steps", *map(str, estimate.steps)],
+        ["NFE", *map(str, estimate.nfe)],
+        ["error", *(f"{e:.2e}" for e in estimate.errors)],
+        ["local slope", "", *(f"{s:.2f}" for s in estimate.local_slopes)],
+        ["in fit", *("yes" if i in fitted else "no" for i in range(len(estimate.steps)))],
+    ]
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    lines = ["  " + "  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
+    lines += [f"  dropped {estimate.steps[index]} steps: {reason}" for index, reason in estimate.dropped.items()]
+    return lines
+
+
+def _measured(estimate: OrderEstimate) -> str:
+    if math.isnan(estimate.standard_error):
+        return f"{estimate.order:.2f}"
+    return f"{estimate.order:.2f} +- {estimate.standard_error:.2f}"
+
+
+def _declared(estimate: OrderEstimate) -> str:
+    return "-" if estimate.declared_order is None else f"{estimate.declared_order:g}"
+
+
+def _summary_table(estimates: list[OrderEstimate]) -> list[str]:
+    rows = [("solver", "kind", "declared", "measured", "R^2", "levels fitted")]
+    for estimate in estimates:
+        fitted = f"{len(estimate.fitted)}/{len(estimate.steps)}" + ("" if estimate.asymptotic else " (not asymptotic)")
+        rows.append((estimate.solver, estimate.kind, _declared(estimate), _measured(estimate),
+                     f"{estimate.r_squared:.4f}", fitted))
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+
+
+def plot_estimates(estimates: list[OrderEstimate], path: str, title: str) -> None:
+    """Log-log error against NFE, one line per solver (hollow markers: dropped levels), with reference slopes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 6))
+    for estimate in estimates:
+        line, = axes.loglog(estimate.nfe, estimate.errors, "-", linewidth=1,
+                            label=f"{estimate.solver} ({_measured(estimate)})")
+        fitted = list(estimate.fitted)
+        axes.loglog([estimate.nfe[i] for i in fitted], [estimate.errors[i] for i in fitted], "o",
+                    color=line.get_color())
+        dropped = [i for i in range(len(estimate.steps)) if i not in estimate.fitted]
+        axes.loglog([estimate.nfe[i] for i in dropped], [estimate.errors[i] for i in dropped], "o",
+                    markerfacecolor="none", color=line.get_color())
+    all_nfe = [n for e in estimates for n in e.nfe]
+    all_errors = [v for e in estimates for v in e.errors if v > 0]
+    if all_nfe and all_errors:
+        low, high = min(all_nfe), max(all_nfe)
+        anchor = max(all_errors)
+        for slope in (1, 2, 3, 4):
+            axes.loglog([low, high], [anchor, anchor * (low / high) ** slope], ":", color="gray", linewidth=0.8)
+            axes.annotate(f"slope -{slope}", (high, anchor * (low / high) ** slope), fontsize=7, color="gray")
+    axes.set_xlabel("NFE (denoiser calls)")
+    axes.set_ylabel("RMS error at sigma_min")
+    axes.set_title(title)
+    axes.legend(fontsize=6, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.shape and args.denoiser is None:
+        raise CommandError("--shape applies only with --denoiser")
+    if args.batch is not None and args.batch < 1:
+        raise CommandError(f"--batch must be >= 1, got {args.batch}")
+    steps = check_steps(_int_list(args.steps, "steps")) if args.steps else None
+    solvers = _solvers(args)
+    name, denoiser, state = _problem_and_state(args)
+    generator = torch.Generator().manual_seed(args.seed)
+    # One reference serves every deterministic solver (the dopri8 one costs more than most of their solves).
+    reference, reference_error = resolve_reference(None, denoiser, state, args.sigma_max, args.sigma_min)
+    print(f"problem {name}: sigma {args.sigma_max:g} -> {args.sigma_min:g} (rho {args.rho:g}), "
+          f"{state.shape[0]} trajectories, errors at sigma_min (float64)")
+    estimates = []
+    for solver in solvers:
+        estimate = estimate_order(solver, denoiser, state, steps=steps or suggested_steps(solver),
+                                  sigma_max=args.sigma_max, sigma_min=args.sigma_min, rho=args.rho,
+                                  reference=reference, reference_error=reference_error, generator=generator)
+        estimates.append(estimate)
+        print(f"\n{solver.name} ({estimate.kind} order): declared {_declared(estimate)}, "
+              f"measured {_measured(estimate)} (R^2 {estimate.r_squared:.4f})")
+        print("\n".join(_format_level_table(estimate)))
+    print()
+    print("\n".join(_summary_table(estimates)))
+    if args.plot:
+        plot_estimates(estimates, args.plot, f"probflow order: {name}")
+        print(f"\nwrote {args.plot}")
+    return 0
