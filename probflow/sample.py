@@ -11,7 +11,7 @@ from probflow.noise import GeneratorLike
 from probflow.schedules import karras
 from probflow.solve import Callback, solve
 from probflow.solvers.base import Solver
-from probflow.solvers.dpm_solver_pp import DPMSolverPP
+from probflow.solvers.exponential_adams import ExponentialAdams
 from probflow.terms import ProbabilityFlowODE, ReverseSDE
 
 
@@ -27,14 +27,29 @@ class Recommendation:
 def recommended(nfe: int) -> Recommendation:
     """probflow's recommended configuration for ``nfe`` calls, the same for every problem.
 
-    DPM-Solver++ of order 3 (exponential Adams-Bashforth in log sigma, second-order start-up) on a Karras
-    grid with rho = 7: it has the highest verified order among the one-call-per-step methods, and a
-    multistep method spends every call on a new point of the grid. See ``benchmarks/RESULTS.md`` for the
-    measured errors against the peers. Budgets below 3 fall back to Euler-type DPM-Solver++(1).
+    Every configuration is an :class:`~probflow.solvers.ExponentialAdams` multistep method in
+    ``lambda = -log sigma`` that spends one call per grid point (``nfe`` points) and takes the step into
+    sigma = 0 without a call, by extrapolating the last two denoised values to sigma = 0 in ``sigma^2``:
+
+    * ``nfe < 15``: noise form (DEIS-type, Zhang & Chen 2023), third-order predictor only -- with steps of
+      ``h ~ 1`` in lambda its weights, largest where the interpolant is known, are the most robust;
+    * ``15 <= nfe < 35``: data form (DPM-Solver++-type, Lu et al. 2022), third-order predictor and a 3-node
+      Adams-Moulton corrector (UniPC-type PEC, Zhao et al. 2023);
+    * ``nfe >= 35``: data form, fourth-order predictor and 5-node corrector (UniC).
+
+    Grids are Karras grids (EDM eq. 5) with a large ``rho`` (30, 1000 and 30): close to log-uniform, which
+    spends fewer steps than ``rho = 7`` at large sigma, where the solution is nearly linear. The choices were
+    made on ``benchmarks/accuracy.py``'s problems at 10, 20 and 50 calls and then frozen; the measured errors
+    against k-diffusion's and diffusers' samplers are in ``benchmarks/RESULTS.md``.
     """
     nfe = _check_nfe(nfe)
-    solver = DPMSolverPP(order=3) if nfe >= 3 else DPMSolverPP(order=1)
-    return Recommendation(solver=solver, num_steps=_steps_within(solver, nfe), rho=7.0)
+    if nfe < 15:
+        solver, rho = ExponentialAdams(3, form="noise", corrector_order=0), 30.0
+    elif nfe < 35:
+        solver, rho = ExponentialAdams(3, form="data", corrector_order=3), 1000.0
+    else:
+        solver, rho = ExponentialAdams(4, form="data", corrector_order=5), 30.0
+    return Recommendation(solver=solver, num_steps=_steps_within(solver, nfe), rho=rho)
 
 
 def _check_nfe(nfe: object) -> int:

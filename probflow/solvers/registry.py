@@ -11,6 +11,7 @@ from probflow.solvers.ddim import DDIM
 from probflow.solvers.dpm_solver_pp import DPMSolverPP
 from probflow.solvers.edm_stochastic import EDMStochastic
 from probflow.solvers.euler_maruyama import EulerMaruyama
+from probflow.solvers.exponential_adams import ExponentialAdams
 from probflow.solvers.lms import LMS
 from probflow.solvers.runge_kutta import TABLEAUS, Euler, Heun, RungeKutta
 from probflow.solvers.torchdiffeq_backend import ADAPTIVE_METHODS, FIXED_GRID_METHODS, TorchDiffEq
@@ -25,6 +26,7 @@ SOLVERS: dict[str, Callable[..., Solver]] = {
     "edm_stochastic": EDMStochastic,
     "ddim": DDIM,
     "dpmpp": DPMSolverPP,
+    "exp_adams": ExponentialAdams,
     "rk": RungeKutta,
     "euler_maruyama": EulerMaruyama,
     "torchdiffeq": TorchDiffEq,
