@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from probflow.errors import SolverConfigError
 from probflow.noise import GeneratorLike
-from probflow.schedules import karras
+from probflow.schedules import SCHEDULES, karras
 from probflow.solve import Callback, solve
 from probflow.solvers.base import Solver
 from probflow.solvers.exponential_adams import ExponentialAdams
@@ -17,11 +17,20 @@ from probflow.terms import ProbabilityFlowODE, ReverseSDE
 
 @dataclass(frozen=True)
 class Recommendation:
-    """A solver and a Karras grid (EDM eq. 5) chosen for a budget of denoiser calls."""
+    """A solver and the grid it runs on, chosen for a budget of denoiser calls.
+
+    ``schedule`` names a :data:`probflow.schedules.SCHEDULES` entry and ``schedule_params`` its shape parameters;
+    :meth:`sigmas` builds the grid, ending in 0.
+    """
 
     solver: Solver
     num_steps: int
-    rho: float
+    schedule: str
+    schedule_params: dict[str, float] = field(default_factory=dict)
+
+    def sigmas(self, sigma_min: float, sigma_max: float) -> torch.Tensor:
+        """The recommended grid from ``sigma_max`` down to ``sigma_min``, then 0."""
+        return SCHEDULES[self.schedule](self.num_steps, sigma_min, sigma_max, **self.schedule_params)
 
 
 def recommended(nfe: int) -> Recommendation:
@@ -32,24 +41,32 @@ def recommended(nfe: int) -> Recommendation:
     sigma = 0 without a call, by extrapolating the last two denoised values to sigma = 0 in ``sigma^2``:
 
     * ``nfe < 15``: noise form (DEIS-type, Zhang & Chen 2023), third-order predictor only -- with steps of
-      ``h ~ 1`` in lambda its weights, largest where the interpolant is known, are the most robust;
+      ``h ~ 1`` in lambda its weights, largest where the interpolant is known, are the most robust (below 8
+      calls on a Karras grid with ``rho = 30``, whose first steps are shorter);
     * ``15 <= nfe < 35``: data form (DPM-Solver++-type, Lu et al. 2022), third-order predictor and a 3-node
       Adams-Moulton corrector (UniPC-type PEC, Zhao et al. 2023);
     * ``nfe >= 35``: data form, fourth-order predictor and 5-node corrector (UniC).
 
-    Grids are Karras grids (EDM eq. 5) with a large ``rho`` (30, 1000 and 30): close to log-uniform, which
-    spends fewer steps than ``rho = 7`` at large sigma, where the solution is nearly linear. The choices were
-    made on ``benchmarks/accuracy.py``'s problems at 10, 20 and 50 calls and then frozen; the measured errors
-    against k-diffusion's and diffusers' samplers are in ``benchmarks/RESULTS.md``.
+    From 8 calls on, grids are :func:`~probflow.schedules.piecewise.piecewise_geometric`: log-uniform steps,
+    shorter (by the factor ``outer_density``) inside a band of noise levels where the denoiser of data scaled
+    to [-1, 1] changes fastest along a path, and longer above it, where the solution is nearly linear. The
+    solvers, bands and densities were chosen on ``benchmarks/accuracy.py``'s problems at 10, 20 and 50 calls
+    (minimising the worst ratio to the best of k-diffusion's and diffusers' samplers) and then frozen; nothing
+    is adapted per problem at sampling time. The measured errors are in ``benchmarks/RESULTS.md``.
     """
     nfe = _check_nfe(nfe)
-    if nfe < 15:
-        solver, rho = ExponentialAdams(3, form="noise", corrector_order=0), 30.0
+    if nfe < 8:
+        solver, schedule, params = ExponentialAdams(3, form="noise", corrector_order=0), "karras", {"rho": 30.0}
+    elif nfe < 15:
+        solver, schedule = ExponentialAdams(3, form="noise", corrector_order=0), "piecewise_geometric"
+        params = {"band_low": 0.0026, "band_high": 7.3, "outer_density": 0.49}
     elif nfe < 35:
-        solver, rho = ExponentialAdams(3, form="data", corrector_order=3), 1000.0
+        solver, schedule = ExponentialAdams(3, form="data", corrector_order=3), "piecewise_geometric"
+        params = {"band_low": 0.0035, "band_high": 2.5, "outer_density": 0.53}
     else:
-        solver, rho = ExponentialAdams(4, form="data", corrector_order=5), 30.0
-    return Recommendation(solver=solver, num_steps=_steps_within(solver, nfe), rho=rho)
+        solver, schedule = ExponentialAdams(4, form="data", corrector_order=5), "piecewise_geometric"
+        params = {"band_low": 0.0063, "band_high": 2.95, "outer_density": 0.57}
+    return Recommendation(solver, _steps_within(solver, nfe), schedule, params)
 
 
 def _check_nfe(nfe: object) -> int:
@@ -84,7 +101,8 @@ def sample(
     """Draw samples: start at ``x = noise * sigma_max`` and integrate to sigma = 0 with at most ``nfe`` calls.
 
     ``noise`` is standard normal of shape ``[batch, ...]``. With ``solver=None`` the :func:`recommended`
-    solver and grid for this budget are used; otherwise ``solver`` runs on a Karras grid (``rho``, default 7)
+    solver and grid for this budget are used (a given ``rho`` replaces that grid by a Karras grid); otherwise
+    ``solver`` runs on a Karras grid (``rho``, default 7)
     with as many steps as fit in the budget; an SDE solver integrates the :class:`~probflow.ReverseSDE` (default
     Langevin strength). ``generator`` seeds stochastic solvers (per sample if a list).
     """
@@ -93,14 +111,14 @@ def sample(
         raise TypeError(f"noise must be a torch.Tensor of shape [batch, ...], got {type(noise).__name__}")
     if not (0 < sigma_min < sigma_max):
         raise SolverConfigError(f"need 0 < sigma_min < sigma_max, got sigma_min={sigma_min}, sigma_max={sigma_max}")
-    if solver is None:
+    if solver is None and rho is None:
         choice = recommended(nfe)
-        solver, num_steps, rho = choice.solver, choice.num_steps, choice.rho if rho is None else rho
+        solver, sigmas = choice.solver, choice.sigmas(sigma_min, sigma_max)
     else:
+        solver = recommended(nfe).solver if solver is None else solver
         if getattr(solver, "adaptive", False):
             raise SolverConfigError(f"{solver.name} is adaptive and cannot honour a fixed nfe; use probflow.solve")
-        num_steps = _steps_within(solver, nfe)
-    sigmas = karras(num_steps, sigma_min, sigma_max, 7.0 if rho is None else rho)
+        sigmas = karras(_steps_within(solver, nfe), sigma_min, sigma_max, 7.0 if rho is None else rho)
     term = ReverseSDE(denoiser) if solver.term_kind == "sde" else ProbabilityFlowODE(denoiser)
     solution = solve(term, solver, noise * sigma_max, sigmas, generator=generator, callback=callback,
                      progress=progress)

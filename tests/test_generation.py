@@ -62,7 +62,8 @@ def test_rerun_skips_done_seeds_and_new_seeds_extend_the_directory(tmp_path):
 
 def test_resuming_with_another_configuration_is_refused(tmp_path):
     generate(MIXTURE, range(4), tmp_path, nfe=6, batch_size=2)
-    with pytest.raises(OutputDirError, match=r"another configuration \(nfe: 6 there, 8 now\)"):
+    changed = r'another configuration \(nfe: 6 there, 8 now; solver: "recommended: Recommendation'
+    with pytest.raises(OutputDirError, match=changed):
         generate(MIXTURE, range(8), tmp_path, nfe=8, batch_size=2)
 
 
@@ -71,3 +72,10 @@ def test_a_run_that_fails_before_any_shard_does_not_lock_the_configuration(tmp_p
         generate(lambda x, sigma: x[:, :, :2], range(4), tmp_path, nfe=6, shape=SHAPE)
     report = generate(MIXTURE, range(4), tmp_path, nfe=8)
     assert report.generated == 4 and load_samples(tmp_path)[0].tolist() == [0, 1, 2, 3]
+
+
+def test_a_plan_without_a_solver_samples_as_probflow_sample_does():
+    # solver=None is the recommended solver on the recommended grid, not the recommended solver on a Karras grid.
+    noise = torch.randn(1, *SHAPE, generator=torch.Generator().manual_seed(9))
+    expected = probflow.sample(MIXTURE, noise, nfe=12)
+    assert torch.equal(SamplingPlan.build(MIXTURE, nfe=12).sample([9]), expected)

@@ -45,3 +45,20 @@ def test_recommended_sampler_is_more_accurate_than_classic_solvers_at_equal_call
     ours = error(None)
     for classic in (DPMSolverPP(3), LMS(4), Heun()):
         assert ours < error(classic), classic
+
+
+@pytest.mark.parametrize("nfe", [5, 12, 20, 50])
+def test_sample_without_a_solver_runs_the_recommended_grid(nfe):
+    visited = []
+    probflow.sample(_gaussian(), torch.randn(2, 4, dtype=torch.float64), nfe=nfe, sigma_min=0.002, sigma_max=80.0,
+                    callback=lambda info: visited.append(info["sigma"]))
+    expected = probflow.recommended(nfe).sigmas(0.002, 80.0)
+    assert visited == expected[:-1].tolist()
+
+
+def test_a_given_rho_replaces_the_recommended_grid_by_a_karras_grid():
+    visited = []
+    probflow.sample(_gaussian(), torch.randn(2, 4, dtype=torch.float64), nfe=20, rho=7.0,
+                    callback=lambda info: visited.append(info["sigma"]))
+    choice = probflow.recommended(20)
+    assert visited == probflow.schedules.karras(choice.num_steps, 0.002, 80.0, 7.0)[:-1].tolist()

@@ -10,8 +10,12 @@ from hypothesis import strategies as st
 from probflow.schedules import SCHEDULES, chen_between, karras, validate_sigmas, vp_between
 
 
+#: Entries whose shape parameters have no default.
+REQUIRED_PARAMETERS = {"piecewise_geometric": {"band_low": 0.01, "band_high": 3.0, "outer_density": 0.5}}
+
+
 def test_registry_offers_the_cli_schedule_names():
-    range_schedules = {"karras", "exponential", "polyexponential", "linear", "vp"}
+    range_schedules = {"karras", "exponential", "polyexponential", "linear", "vp", "piecewise_geometric"}
     assert set(SCHEDULES) == range_schedules | {"chen-cosine", "chen-sigmoid", "chen-linear"}
 
 
@@ -23,7 +27,7 @@ def test_registry_offers_the_cli_schedule_names():
     sigma_max=st.floats(min_value=5.0, max_value=200.0),
 )
 def test_every_entry_runs_from_sigma_max_to_sigma_min_then_zero(name, n, sigma_min, sigma_max):
-    grid = SCHEDULES[name](n, sigma_min, sigma_max)
+    grid = SCHEDULES[name](n, sigma_min, sigma_max, **REQUIRED_PARAMETERS.get(name, {}))
     validate_sigmas(grid)
     assert grid.shape == (n + 1,)
     assert (grid[0].item(), grid[n - 1].item(), grid[n].item()) == (sigma_max, sigma_min, 0.0)

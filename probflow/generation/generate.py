@@ -34,13 +34,14 @@ STATE_DTYPES = (torch.float32, torch.float64)
 
 @dataclass(frozen=True)
 class SamplingPlan:
-    """Everything that decides a sample besides its seed: ``x_T = sigma_max * n(seed)``, then ``solver``
-    integrates to sigma = 0 on a Karras grid (EDM eq. 5) in at most ``nfe`` denoiser calls (see
-    :func:`probflow.sample`). ``label`` names the denoiser in the output directory's ``run.json``."""
+    """Everything that decides a sample besides its seed: ``x_T = sigma_max * n(seed)``, then
+    :func:`probflow.sample` integrates to sigma = 0 in at most ``nfe`` denoiser calls: with ``solver=None`` on
+    :func:`probflow.recommended` ``(nfe)``'s solver and grid, else with ``solver`` on a Karras grid (EDM eq. 5).
+    ``label`` names the denoiser in the output directory's ``run.json``."""
 
     denoiser: Callable
     shape: tuple[int, ...]
-    solver: Solver
+    solver: Solver | None
     nfe: int
     sigma_min: float
     sigma_max: float
@@ -60,7 +61,7 @@ class SamplingPlan:
         """
         if not callable(denoiser):
             raise TypeError(f"denoiser must be callable as D(x, sigma), got {type(denoiser).__name__}")
-        recommendation = recommended(nfe)  # also refuses an nfe that is not a positive integer
+        recommended(nfe)  # refuses an nfe that is not a positive integer
         if solver is not None and not isinstance(solver, Solver):
             raise TypeError(f"solver must be a probflow Solver instance or None, got {type(solver).__name__}")
         if dtype not in STATE_DTYPES:
@@ -68,7 +69,7 @@ class SamplingPlan:
         return cls(
             denoiser=denoiser,
             shape=_sample_shape(denoiser, shape),
-            solver=recommendation.solver if solver is None else solver,
+            solver=solver,
             nfe=nfe,
             sigma_min=float(sigma_min),
             sigma_max=float(sigma_max),
@@ -87,10 +88,17 @@ class SamplingPlan:
     def config(self) -> dict:
         """The settings as JSON values, recorded in ``run.json`` so a resume cannot mix configurations."""
         return {
-            "model": self.label, "solver": repr(self.solver), "nfe": self.nfe, "shape": list(self.shape),
+            "model": self.label, "solver": _describe_solver(self.solver, self.nfe), "nfe": self.nfe,
+            "shape": list(self.shape),
             "sigma_min": self.sigma_min, "sigma_max": self.sigma_max, "dtype": str(self.dtype),
             "device": self.device.type,
         }
+
+
+def _describe_solver(solver: Solver | None, nfe: int) -> str:
+    if solver is None:
+        return f"recommended: {recommended(nfe)!r}"
+    return repr(solver)
 
 
 def _sample_shape(denoiser: Callable, shape: Sequence[int] | None) -> tuple[int, ...]:

@@ -14,6 +14,7 @@ from probflow.schedules.conversions import (
     sigma_to_log_snr,
 )
 from probflow.schedules.ddpm import cosine_alphas_cumprod, ddpm_sigmas, linear_beta_alphas_cumprod
+from probflow.schedules.piecewise import piecewise_geometric
 from probflow.schedules.registry import SCHEDULES
 from probflow.schedules.sigma_grids import exponential, karras, linear, polyexponential
 from probflow.schedules.validation import validate_sigmas
@@ -37,6 +38,7 @@ __all__ = [
     "linear_beta_alphas_cumprod",
     "log_snr_to_alpha_bar",
     "log_snr_to_sigma",
+    "piecewise_geometric",
     "polyexponential",
     "sigma_to_alpha_bar",
     "sigma_to_log_snr",

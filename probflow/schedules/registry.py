@@ -5,6 +5,8 @@ Each entry returns ``n`` sigmas from exactly ``sigma_max`` down to exactly ``sig
 keyword parameters (e.g. ``rho``).
 
 - ``karras``, ``exponential``, ``polyexponential``, ``linear``: parameterised by the sigma range already.
+- ``piecewise_geometric``: log-uniform steps, denser inside a band of sigmas (``band_low``, ``band_high``,
+  ``outer_density`` are required); the grid of :func:`probflow.recommended`.
 - ``vp``: :func:`~probflow.schedules.vp.vp_between`, which solves ``beta_d`` and ``beta_min`` so that
   ``sigma(1) = sigma_max`` and ``sigma(eps_s) = sigma_min`` (the EDM reference sampler's VP discretisation).
 - ``chen-cosine``, ``chen-sigmoid``, ``chen-linear``: :func:`~probflow.schedules.chen.chen_between`, Chen's
@@ -22,6 +24,7 @@ from functools import partial
 import torch
 
 from probflow.schedules.chen import chen_between
+from probflow.schedules.piecewise import piecewise_geometric
 from probflow.schedules.sigma_grids import exponential, karras, linear, polyexponential
 from probflow.schedules.vp import vp_between
 
@@ -30,6 +33,7 @@ SCHEDULES: dict[str, Callable[..., torch.Tensor]] = {
     "exponential": exponential,
     "polyexponential": polyexponential,
     "linear": linear,
+    "piecewise_geometric": piecewise_geometric,
     "vp": vp_between,
     "chen-cosine": partial(chen_between, kind="cosine"),
     "chen-sigmoid": partial(chen_between, kind="sigmoid"),
