@@ -2,7 +2,9 @@
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
+from probflow.loading import UnsafeCheckpointError
 from probflow.models import Classifier, NoiseLevelRegressor, UNet, load_weights, read_state_dict, save_weights
 
 
@@ -39,13 +41,21 @@ def test_read_state_dict_reads_pt_with_weights_only(tmp_path):
     torch.save(state, tmp_path / "s.pt")
     assert torch.equal(read_state_dict(tmp_path / "s.pt")["weight"], state["weight"])
     torch.save({"weight": torch.randn(3), "callable": print}, tmp_path / "unsafe.pt")
-    with pytest.raises(Exception, match="[Ww]eights only"):
+    with pytest.raises(UnsafeCheckpointError, match="[Ww]eights only"):
         read_state_dict(tmp_path / "unsafe.pt")
 
 
 def test_load_weights_rejects_files_without_architecture(tmp_path):
-    from safetensors.torch import save_file
-
     save_file({"a": torch.zeros(1)}, tmp_path / "plain.safetensors")
     with pytest.raises(ValueError, match="not a probflow weights file"):
         load_weights(tmp_path / "plain.safetensors")
+
+
+def test_read_state_dict_reads_safetensors_and_refuses_nested_checkpoints(tmp_path):
+    state = {"weight": torch.arange(6.0).reshape(2, 3), "bias": torch.ones(2)}
+    save_file(state, tmp_path / "w.safetensors")
+    read = read_state_dict(tmp_path / "w.safetensors")
+    assert read.keys() == state.keys() and all(torch.equal(read[key], state[key]) for key in state)
+    torch.save({"model": state}, tmp_path / "nested.pt")
+    with pytest.raises(ValueError, match="expected a flat dict of tensors"):
+        read_state_dict(tmp_path / "nested.pt")

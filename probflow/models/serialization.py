@@ -16,6 +16,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from probflow.loading import load_checkpoint
 from probflow.models.encoders import Classifier, NoiseLevelRegressor
 from probflow.models.unet import UNet
 
@@ -38,12 +39,9 @@ def model_from_spec(spec: dict) -> nn.Module:
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors of a ``.safetensors`` file, or of a ``.pt``/``.pth`` file read with ``torch.load(weights_only=True)``
-    (which refuses pickled code, so an untrusted checkpoint cannot execute anything)."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        return load_file(path)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """The flat ``state_dict`` in a checkpoint file, read by :func:`probflow.loading.load_checkpoint` (safetensors,
+    or a pickle restricted to tensors and containers, so an untrusted checkpoint cannot execute anything)."""
+    state = load_checkpoint(path)
     if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
         raise ValueError(f"{path}: expected a flat dict of tensors (a state_dict), got {type(state).__name__}")
     return state
