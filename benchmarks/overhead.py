@@ -4,6 +4,8 @@ bare hand-written Euler loop timed in the same run.
 The denoiser is ``D(x, sigma) = x * 0.5`` on a ``4 x 3 x 8 x 8`` float32 batch with ``torch.set_num_threads(1)``, so
 the time is the sampler's own Python and tensor work. Each method solves the same Karras grid (``--steps``
 steps into 0); its time per call is ``wall time / NFE``, the best (minimum) and median over ``--repeats`` runs.
+The runs are interleaved (each round times every method once), so that load from other processes falls on all
+methods alike and the ratios to the bare loop, taken best over best, stay comparable on a shared machine.
 The baseline is the loop of the issue (k-diffusion's ``sample_euler`` without churn)::
 
     for i: denoised = model(x, sigmas[i] * s_in); d = (x - denoised) / sigmas[i]; x = x + d * (sigmas[i+1] - sigmas[i])
@@ -24,7 +26,7 @@ import torch
 
 from benchmarks.peers import SIGMA_MIN, load_k_diffusion_sampling
 from benchmarks.problems import SIGMA_MAX
-from benchmarks.timing import Timing, machine_description, time_repeats
+from benchmarks.timing import Timing, machine_description, time_interleaved
 from probflow.schedules import karras
 from probflow.solve import solve
 from probflow.solvers.base import Solver
@@ -111,14 +113,13 @@ def measure(steps: int, repeats: int) -> list[CallCost]:
     runs += [(f"k-diffusion sample_{s}", _k_diffusion_run(s, x, sigmas), True) for s in ("euler", "lms")]
     runs += [(f"diffusers {s}", _diffusers_run(s, noise, steps), True)
              for s in ("EulerDiscreteScheduler", "LMSDiscreteScheduler")]
+    runs = [(name, run, deterministic) for name, run, deterministic in runs if run is not None]
+    calls = [run() for _, run, _ in runs]  # also the warm-up
+    timings = time_interleaved([run for _, run, _ in runs], repeats)
+    baseline = timings[0].best / calls[0]
     costs = []
-    for name, run, deterministic in runs:
-        if run is None:
-            continue
-        calls = run()
-        timing = time_repeats(run, repeats)
-        per_call = Timing(best=timing.best / calls, median=timing.median / calls)
-        baseline = costs[0].per_call.best if costs else per_call.best
+    for (name, _, deterministic), timing, count in zip(runs, timings, calls):
+        per_call = Timing(best=timing.best / count, median=timing.median / count)
         costs.append(CallCost(name, per_call, per_call.best / baseline, deterministic))
     return costs
 

@@ -7,7 +7,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -21,16 +21,19 @@ class Timing:
     median: float
 
 
-def time_repeats(run: Callable[[], object], repeats: int, warmup: int = 1) -> Timing:
-    """Run ``run`` ``warmup`` times untimed, then ``repeats`` times, each timed with ``time.perf_counter``."""
-    for _ in range(warmup):
-        run()
-    samples = []
+def time_interleaved(runs: Sequence[Callable[[], object]], repeats: int) -> list[Timing]:
+    """Time each of ``runs`` (already warm) ``repeats`` times with ``time.perf_counter``, one of each per round.
+
+    Every round runs each callable once in turn, so that a burst of load from other processes slows all of them
+    alike instead of one, and ratios taken between them stay meaningful.
+    """
+    samples: list[list[float]] = [[] for _ in runs]
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        samples.append(time.perf_counter() - start)
-    return Timing(best=min(samples), median=statistics.median(samples))
+        for run, times in zip(runs, samples):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+    return [Timing(best=min(times), median=statistics.median(times)) for times in samples]
 
 
 def cpu_model() -> str:

@@ -103,8 +103,9 @@ def solve(
         raise GeneratorError(f"the noise source has shape {tuple(noise.shape)}, the state {tuple(state.shape)}")
     stepper = solver.start(term, model, sigma_values, noise)
     states = [state] if trajectory else None
+    steps = range(len(sigma_values) - 1)
     with torch.inference_mode():
-        for i in tqdm(range(len(sigma_values) - 1), disable=not progress, desc=solver.name, leave=False):
+        for i in tqdm(steps, desc=solver.name, leave=False) if progress else steps:
             model.step = i
             state, denoised = stepper.step(i, state)
             if callback is not None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from probflow.errors import SolverConfigError
 from probflow.model_call import ModelCall
@@ -12,34 +14,39 @@ from probflow.noise import NoiseSource
 from probflow.solvers.base import Solver
 
 
-def ancestral_split(sigma: float, sigma_next: float, eta: float = 1.0) -> tuple[float, float]:
-    """``(sigma_down, sigma_up)`` with ``sigma_down^2 + sigma_up^2 = sigma_next^2``.
+def ancestral_split(sigma: ArrayLike, sigma_next: ArrayLike, eta: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """``(sigma_down, sigma_up)`` with ``sigma_down^2 + sigma_up^2 = sigma_next^2``, elementwise over the steps.
 
     ``sigma_up = min(sigma_next, eta * sqrt(sigma_next^2 (sigma^2 - sigma_next^2) / sigma^2))``: for eta = 1 the
     exact variance of the DDPM posterior ``q(x_{next} | x, x_0)`` in VE form (Ho et al. 2020, eq. 7;
-    k-diffusion ``get_ancestral_step``); eta = 0 is deterministic.
+    k-diffusion ``get_ancestral_step``); eta = 0 is deterministic (``sigma_up = 0``, ``sigma_down = sigma_next``).
     """
-    if sigma_next == 0.0 or eta == 0.0:
-        return sigma_next, 0.0
-    sigma_up = min(sigma_next, eta * math.sqrt(sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2))
-    return math.sqrt(sigma_next**2 - sigma_up**2), sigma_up
+    sigma = np.asarray(sigma, dtype=np.float64)
+    sigma_next = np.asarray(sigma_next, dtype=np.float64)
+    sigma_up = np.minimum(sigma_next, eta * np.sqrt(sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2))
+    return np.sqrt(sigma_next**2 - sigma_up**2), sigma_up
 
 
 class _AncestralStepper:
+    """``down_ratios[i] = sigma_down / sigma`` and ``noise_weights[i] = s_noise * sigma_up`` of every step."""
+
     def __init__(self, eta: float, s_noise: float, model: ModelCall, sigmas: list[float], noise: NoiseSource):
         self.model = model
         self.noise = noise
         self.sigmas = sigmas
-        self.s_noise = s_noise
-        self.splits = [ancestral_split(sigmas[i], sigmas[i + 1], eta) for i in range(len(sigmas) - 1)]
+        grid = np.asarray(sigmas)
+        sigma, sigma_next = grid[:-1], grid[1:]
+        sigma_down, sigma_up = ancestral_split(sigma, sigma_next, eta)
+        self.down_ratios = sigma_down / sigma
+        self.noise_weights = s_noise * sigma_up
 
     def step(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sigma = self.sigmas[i]
-        sigma_down, sigma_up = self.splits[i]
         denoised = self.model(x, sigma)
-        x_next = torch.lerp(denoised, x, sigma_down / sigma)
-        if sigma_up > 0.0:
-            x_next = torch.add(x_next, self.noise.increment(sigma, self.sigmas[i + 1]), alpha=self.s_noise * sigma_up)
+        x_next = torch.lerp(denoised, x, self.down_ratios[i])
+        noise_weight = self.noise_weights[i]
+        if noise_weight > 0.0:
+            x_next = torch.add(x_next, self.noise.increment(sigma, self.sigmas[i + 1]), alpha=noise_weight)
         return x_next, denoised
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections import deque
+from functools import partial
 
 import numpy as np
 import torch
@@ -11,59 +13,52 @@ from probflow.errors import SolverConfigError
 from probflow.model_call import ModelCall
 from probflow.noise import NoiseSource
 from probflow.solvers.base import Solver
-from probflow.solvers.quadrature import lagrange_integral_weights
-
-
-def _exponential_weights(lambdas: list[float], i: int, order: int) -> list[float]:
-    """``c_j = integral_{lambda_i}^{lambda_{i+1}} exp(l - lambda_{i+1}) l_j(l) dl`` over the last ``order`` nodes."""
-    nodes = [lambdas[i - j] for j in range(order)]
-    end = lambdas[i + 1]
-    return lagrange_integral_weights(nodes, lambdas[i], end, weight=lambda t: np.exp(t - end))
+from probflow.solvers.combination import accumulate_
+from probflow.solvers.exponential_adams import exponential_adams_weights, half_log_snr
+from probflow.solvers.quadrature import multistep_weights
 
 
 class _DPMSolverPPStepper:
+    """Coefficients of every step computed once, as float64 arrays. Every step starts from the first-order step
+    ``lerp(D_i, x, r) = r x + (1 - r) D_i`` (``r = sigma'/sigma``) and adds the multistep correction: ``two_step[i]``
+    holds 2M's weights of ``(D_i, D_{i-1})``, ``three_step[i]`` 3M's of ``(D_i, D_{i-1}, D_{i-2})``."""
+
     def __init__(self, order: int, model: ModelCall, sigmas: list[float]):
         self.order = order
         self.model = model
         self.sigmas = sigmas
-        lambdas = [-math.log(s) if s > 0 else math.inf for s in sigmas]
-        self.plans: list[tuple] = []
-        for i in range(len(sigmas) - 1):
-            if sigmas[i + 1] == 0.0:
-                self.plans.append(("denoise",))
-            elif i == 0 and order == 3:
-                self.plans.append(("midpoint", math.sqrt(sigmas[i] * sigmas[i + 1])))
-            elif i == 0 or order == 1:
-                self.plans.append(("first",))
-            elif i == 1 or order == 2:
-                ratio = (lambdas[i] - lambdas[i - 1]) / (lambdas[i + 1] - lambdas[i])
-                self.plans.append(("2m", 1.0 + 0.5 / ratio, -0.5 / ratio))
-            else:
-                self.plans.append(("3m", *_exponential_weights(lambdas, i, 3)))
-        self.previous: list[torch.Tensor] = []
+        steps = np.arange(len(sigmas) - 1)
+        grid = np.asarray(sigmas)
+        sigma, sigma_next = grid[:-1], grid[1:]
+        multistep = (steps >= 1) & (sigma_next > 0.0)
+        lambdas = half_log_snr(grid)
+        step_sizes = np.diff(lambdas)
+        # 2M: (1 - r) D~ = (1 - r) D_i + w (D_i - D_{i-1}) with w = (1 - r) / (2 h_{i-1}/h_i).
+        rows = np.flatnonzero(multistep & ((steps == 1) | (order == 2)))
+        correction = (1.0 - sigma_next / sigma)[rows] * 0.5 * step_sizes[rows] / step_sizes[rows - 1]
+        self.two_step = np.zeros((len(steps), 2))
+        self.two_step[rows] = np.stack([correction, -correction], axis=1)
+        # 3M: r x + sum_j c_j D_{i-j}, of which the first-order step already holds (1 - r) D_i.
+        three_step_counts = np.where(multistep & (steps >= 2) & (order == 3), 3, 0)
+        self.three_step = multistep_weights(lambdas, three_step_counts, partial(exponential_adams_weights, "data"))
+        self.three_step[:, 0] -= np.where(three_step_counts > 0, 1.0 - sigma_next / sigma, 0.0)
+        self.previous: deque[torch.Tensor] = deque(maxlen=order - 1)
 
     def step(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]
-        plan = self.plans[i]
-        kind = plan[0]
         denoised = self.model(x, sigma)
-        if kind == "denoise":
+        if sigma_next == 0.0:
             return denoised, denoised
-        ratio = sigma_next / sigma
-        if kind == "first":
-            x_next = torch.lerp(denoised, x, ratio)
-        elif kind == "midpoint":
-            sigma_mid = plan[1]
+        if i == 0 and self.order == 3:
+            sigma_mid = math.sqrt(sigma * sigma_next)
             x_mid = torch.lerp(denoised, x, sigma_mid / sigma)
-            x_next = torch.lerp(self.model(x_mid, sigma_mid), x, ratio)
-        elif kind == "2m":
-            corrected = torch.add(denoised * plan[1], self.previous[0], alpha=plan[2])
-            x_next = torch.lerp(corrected, x, ratio)
+            x_next = torch.lerp(self.model(x_mid, sigma_mid), x, sigma_next / sigma)
         else:
-            x_next = torch.add(x * ratio, denoised, alpha=plan[1])
-            x_next = torch.add(x_next, self.previous[0], alpha=plan[2])
-            x_next = torch.add(x_next, self.previous[1], alpha=plan[3])
-        self.previous = [denoised, *self.previous[: self.order - 2]]
+            x_next = torch.lerp(denoised, x, sigma_next / sigma)
+            if i >= 1 and self.order >= 2:
+                weights = self.two_step[i] if i == 1 or self.order == 2 else self.three_step[i]
+                accumulate_(x_next, weights.tolist(), (denoised, *self.previous))
+        self.previous.appendleft(denoised)
         return x_next, denoised
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from probflow.errors import SolverConfigError
@@ -21,11 +22,12 @@ class _EDMStochasticStepper:
         self.sigmas = sigmas
         num_steps = len(sigmas) - 1
         gamma_max = min(config.s_churn / num_steps, math.sqrt(2.0) - 1.0)
-        self.gammas = [gamma_max if config.s_tmin <= s <= config.s_tmax else 0.0 for s in sigmas[:-1]]
+        sigma = np.asarray(sigmas[:-1])
+        self.gammas = np.where((config.s_tmin <= sigma) & (sigma <= config.s_tmax), gamma_max, 0.0)
 
     def step(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]
-        gamma = self.gammas[i]
+        gamma = float(self.gammas[i])
         sigma_hat = sigma * (1.0 + gamma)
         if gamma > 0.0:
             kick = math.sqrt(sigma_hat**2 - sigma**2) * self.config.s_noise

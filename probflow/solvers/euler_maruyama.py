@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import torch
 
+from probflow.errors import SolverConfigError
 from probflow.model_call import ModelCall
 from probflow.noise import NoiseSource
 from probflow.solvers.base import Solver
@@ -13,24 +13,29 @@ from probflow.terms import ReverseSDE
 
 
 class _EulerMaruyamaStepper:
+    """``drift_weights[i] = (1/sigma + beta) dtau`` and ``noise_weights[i] = sqrt(2 beta) sigma sqrt(dtau)``."""
+
     def __init__(self, term: ReverseSDE, model: ModelCall, sigmas: list[float], noise: NoiseSource):
         self.model = model
         self.noise = noise
         self.sigmas = sigmas
-        self.coefficients = []
-        for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
-            beta = float(term.beta_at(torch.tensor(sigma, dtype=torch.float64)))
-            dtau = sigma - sigma_next
-            self.coefficients.append(((1.0 / sigma + beta) * dtau, math.sqrt(2.0 * beta) * sigma * math.sqrt(dtau)))
+        grid = np.asarray(sigmas)
+        sigma, sigma_next = grid[:-1], grid[1:]
+        beta = np.broadcast_to(term.beta_at(torch.from_numpy(sigma)).numpy(), sigma.shape)
+        if not np.all(beta >= 0.0):
+            bad = int(np.flatnonzero(~(beta >= 0.0))[0])
+            raise SolverConfigError(f"beta(sigma) must be >= 0, got {beta[bad]} at sigma={sigma[bad]:.6g}")
+        dtau = sigma - sigma_next
+        self.drift_weights = (1.0 / sigma + beta) * dtau
+        self.noise_weights = np.sqrt(2.0 * beta) * sigma * np.sqrt(dtau)
 
     def step(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]
         denoised = self.model(x, sigma)
         if sigma_next == 0.0:
             return denoised, denoised
-        drift_weight, noise_weight = self.coefficients[i]
-        x_next = torch.lerp(x, denoised, drift_weight)
-        return torch.add(x_next, self.noise.increment(sigma, sigma_next), alpha=noise_weight), denoised
+        x_next = torch.lerp(x, denoised, self.drift_weights[i])
+        return torch.add(x_next, self.noise.increment(sigma, sigma_next), alpha=self.noise_weights[i]), denoised
 
 
 class EulerMaruyama(Solver):

@@ -4,30 +4,49 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from functools import partial
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from probflow.errors import SolverConfigError
 from probflow.model_call import ModelCall
 from probflow.noise import NoiseSource
 from probflow.solvers.base import Solver
-from probflow.solvers.quadrature import lagrange_integral_weights
+from probflow.solvers.combination import add_weighted
+from probflow.solvers.quadrature import lagrange_integral_weights, multistep_weights
 
 FORMS = ("data", "noise")
 
 
-def exponential_adams_weights(form: str, nodes: list[float], start: float, end: float) -> list[float]:
-    """Weights ``c_j`` of one step from ``lambda = start`` to ``end`` for values given at the lambda ``nodes``.
+def exponential_adams_weights(form: str, nodes: ArrayLike, start: ArrayLike, end: ArrayLike,
+                              counts: ArrayLike | None = None) -> np.ndarray:
+    """Weights ``c_j`` of a step from ``lambda = start`` to ``end`` for values given at the lambda ``nodes``.
 
     * ``"data"``: ``x' = (sigma'/sigma) x + sum_j c_j D_j``, ``c_j = integral exp(l - end) l_j(l) dl``;
     * ``"noise"``: ``x' = x + sum_j c_j eps_j``, ``c_j = -integral exp(-l) l_j(l) dl``;
 
     integrals over ``[start, end]`` of the Lagrange basis ``l_j`` of the nodes (see ``solvers.quadrature``).
+    Batched like :func:`~probflow.solvers.quadrature.lagrange_integral_weights`: ``nodes [..., k]`` with
+    ``start``, ``end`` ``[...]`` give ``[..., k]``, and ``counts`` limits each interval to its first nodes.
     """
-    if form == "data":
-        return lagrange_integral_weights(nodes, start, end, weight=lambda t: np.exp(t - end))
-    return [-c for c in lagrange_integral_weights(nodes, start, end, weight=lambda t: np.exp(-t))]
+    kernel = _data_kernel if form == "data" else _noise_kernel
+    return lagrange_integral_weights(nodes, start, end, counts=counts, weight=kernel)
+
+
+def _data_kernel(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    return np.exp(points - end)
+
+
+def _noise_kernel(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    return -np.exp(-points)
+
+
+def half_log_snr(sigmas: ArrayLike) -> np.ndarray:
+    """``lambda = -log sigma`` (the half log-SNR of the VE process; Lu et al. 2022), ``inf`` at ``sigma = 0``."""
+    with np.errstate(divide="ignore"):
+        return -np.log(np.asarray(sigmas, dtype=np.float64))
 
 
 def extrapolation_to_zero_weights(sigmas: list[float]) -> list[float]:
@@ -43,54 +62,52 @@ def _is_int_in(value: object, low: int, high: int) -> bool:
 
 class _ExponentialAdamsStepper:
     """Weights for every step are computed once and kept as float64 arrays (a few bytes per step, so a long grid
-    costs little memory); row ``i`` holds the predictor (and corrector) weights of step ``i``, zero-padded."""
+    costs little memory); row ``i`` holds the predictor (and corrector) weights of step ``i``, zero-padded.
+
+    The weights are stored in the form the step applies them, so that a step is one tensor operation per weight:
+
+    * noise form: the history keeps ``x - D = sigma eps``, so each weight carries its node's ``1/sigma``;
+    * data form: both stages start from the first-order step ``lerp(D_i, x, r) = r x + (1 - r) D_i``
+      (``r = sigma'/sigma``), so the weight of ``D_i`` (the predictor's first node, the corrector's second)
+      gives back ``1 - r``.
+    """
 
     def __init__(self, config: "ExponentialAdams", model: ModelCall, sigmas: list[float]):
         self.model = model
         self.sigmas = sigmas
         self.noise_form = config.form == "noise"
-        self.order = config.predictor_order
         self.final_nodes = config.final_nodes
-        self.corrector_order = config.corrector_order
-        lambdas = [-math.log(s) if s > 0 else math.inf for s in sigmas]
-        steps = len(sigmas) - 1
-        self.predictor = np.zeros((steps, self.order))
-        self.corrector = np.zeros((steps, max(self.corrector_order, 2)))
-        for i in range(steps):
-            if sigmas[i + 1] == 0.0:
-                continue
-            nodes = [lambdas[i - j] for j in range(self._predictor_count(i))]
-            self.predictor[i, :len(nodes)] = exponential_adams_weights(config.form, nodes, lambdas[i], lambdas[i + 1])
-            if self._corrected(i):
-                nodes = [lambdas[i + 1 - j] for j in range(self._corrector_count(i))]
-                self.corrector[i, :len(nodes)] = exponential_adams_weights(config.form, nodes, lambdas[i],
-                                                                           lambdas[i + 1])
-        self.values: deque[torch.Tensor] = deque(maxlen=max(self.order, self.corrector_order, 2))
+        steps = np.arange(len(sigmas) - 1)
+        grid = np.asarray(sigmas)
+        sigma, sigma_next = grid[:-1], grid[1:]
+        weighted = sigma_next > 0.0  # the step into 0 extrapolates instead
+        # The first step is always corrected, with 2 nodes: the method starts itself (see ExponentialAdams).
+        corrector_nodes = np.where(steps == 0, 2, config.corrector_order)
+        self.predictor_counts = np.where(weighted, np.minimum(config.predictor_order, steps + 1), 0)
+        self.corrector_counts = np.where(weighted, np.minimum(corrector_nodes, steps + 2), 0)
+        lambdas = half_log_snr(grid)
+        step_weights = partial(exponential_adams_weights, config.form)
+        node_scales = grid if self.noise_form else None
+        self.predictor = multistep_weights(lambdas, self.predictor_counts, step_weights, node_scales=node_scales)
+        self.corrector = multistep_weights(lambdas, self.corrector_counts, step_weights, lead=1,
+                                           node_scales=node_scales)
+        if not self.noise_form:
+            first_order = np.where(weighted, 1.0 - sigma_next / sigma, 0.0)
+            self.predictor[:, 0] -= first_order
+            corrected = self.corrector_counts > 0
+            self.corrector = np.pad(self.corrector, ((0, 0), (0, max(0, 2 - self.corrector.shape[1]))))
+            self.corrector[:, 1] -= np.where(corrected, first_order, 0.0)
+            self.corrector_counts = np.where(corrected, np.maximum(self.corrector_counts, 2), 0)
+        self.values: deque[torch.Tensor] = deque(maxlen=max(config.predictor_order, config.corrector_order, 2))
         self.denoised: deque[torch.Tensor] = deque(maxlen=self.final_nodes)
         self.evaluated = -1
 
-    def _predictor_count(self, i: int) -> int:
-        return min(self.order, i + 1)
-
-    def _corrected(self, i: int) -> bool:
-        return self.corrector_order > 0 or i == 0
-
-    def _corrector_count(self, i: int) -> int:
-        return min(2 if i == 0 else self.corrector_order, i + 2)
-
     def _evaluate(self, x: torch.Tensor, index: int) -> None:
-        """Call the model at ``sigmas[index]`` and push ``D`` (and, in noise form, ``eps``) onto the history."""
-        sigma = self.sigmas[index]
-        denoised = self.model(x, sigma)
+        """Call the model at ``sigmas[index]`` and push ``D`` (in noise form, ``x - D``) onto the history."""
+        denoised = self.model(x, self.sigmas[index])
         self.denoised.appendleft(denoised)
-        self.values.appendleft((x - denoised).div_(sigma) if self.noise_form else denoised)
+        self.values.appendleft(x - denoised if self.noise_form else denoised)
         self.evaluated = index
-
-    def _advance(self, x: torch.Tensor, ratio: float, weights: list[float]) -> torch.Tensor:
-        x_next = x if self.noise_form else x * ratio
-        for weight, value in zip(weights, self.values):
-            x_next = torch.add(x_next, value, alpha=weight)
-        return x_next
 
     def _extrapolate_to_zero(self, i: int) -> torch.Tensor:
         nodes = [self.sigmas[i - j] for j in range(min(self.final_nodes, i + 1))]
@@ -106,12 +123,13 @@ class _ExponentialAdamsStepper:
         sigma_next = self.sigmas[i + 1]
         if sigma_next == 0.0:
             return self._extrapolate_to_zero(i), denoised
-        ratio = sigma_next / self.sigmas[i]
-        predicted = self._advance(x, ratio, self.predictor[i, :self._predictor_count(i)].tolist())
-        if not self._corrected(i):
+        base = x if self.noise_form else torch.lerp(denoised, x, sigma_next / self.sigmas[i])
+        predicted = add_weighted(base, self.predictor[i, :self.predictor_counts[i]].tolist(), self.values)
+        corrector_count = self.corrector_counts[i]
+        if corrector_count == 0:
             return predicted, denoised
         self._evaluate(predicted, i + 1)
-        return self._advance(x, ratio, self.corrector[i, :self._corrector_count(i)].tolist()), denoised
+        return add_weighted(base, self.corrector[i, :corrector_count].tolist(), self.values), denoised
 
 
 class ExponentialAdams(Solver):

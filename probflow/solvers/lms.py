@@ -3,52 +3,54 @@
 from __future__ import annotations
 
 from collections import deque
+from functools import partial
 
+import numpy as np
 import torch
 
 from probflow.errors import SolverConfigError
 from probflow.model_call import ModelCall
 from probflow.noise import NoiseSource
 from probflow.solvers.base import Solver
-from probflow.solvers.quadrature import lagrange_integral_weights
-from probflow.solvers.runge_kutta import EULER, HEUN2, RK3, ButcherTableau, runge_kutta_step
+from probflow.solvers.combination import add_weighted
+from probflow.solvers.quadrature import lagrange_integral_weights, multistep_weights
+from probflow.solvers.runge_kutta import EULER, HEUN2, RK3, runge_kutta_step
 
 _STARTUP_TABLEAUS = {1: EULER, 2: HEUN2, 3: RK3}
 
 
 class _LMSStepper:
+    """Row ``i`` of ``weights`` holds step ``i``'s Adams weights divided by their nodes' sigmas, ``c_ij /
+    sigma_{i-j}`` (zero-padded float64), so that the history keeps ``u_m = x_m - D_m`` and no division is left
+    per step. The first ``startup_steps`` steps are Runge-Kutta steps, and a step into 0 is the final denoise."""
+
     def __init__(self, order: int, startup: str, model: ModelCall, sigmas: list[float]):
         self.model = model
         self.sigmas = sigmas
         self.history: deque[torch.Tensor] = deque(maxlen=order)
-        self.plans: list[ButcherTableau | list[float] | None] = []
-        for i in range(len(sigmas) - 1):
-            if sigmas[i + 1] == 0.0:
-                self.plans.append(None)
-                continue
-            adams_order = min(order, i + 1)
-            if startup == "runge_kutta" and adams_order < order - 1:
-                self.plans.append(_STARTUP_TABLEAUS[order - 1])
-                continue
-            nodes = [sigmas[i - j] for j in range(adams_order)]
-            self.plans.append(lagrange_integral_weights(nodes, sigmas[i], sigmas[i + 1], num_points=order))
+        self.startup = _STARTUP_TABLEAUS.get(order - 1)
+        # Runge-Kutta until the Adams order min(k, i + 1) reaches k - 1, i.e. for steps i < k - 2.
+        self.startup_steps = max(order - 2, 0) if startup == "runge_kutta" else 0
+        steps = np.arange(len(sigmas) - 1)
+        grid = np.asarray(sigmas, dtype=np.float64)
+        adams = (steps >= self.startup_steps) & (grid[1:] > 0.0)
+        counts = np.where(adams, np.minimum(order, steps + 1), 0)
+        self.weights = multistep_weights(grid, counts, partial(lagrange_integral_weights, num_points=order),
+                                         node_scales=grid)
 
     def step(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        sigma, plan = self.sigmas[i], self.plans[i]
-        if plan is None:
+        sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]
+        if sigma_next == 0.0:
             # Into sigma = 0: the final denoise, never mixed with history taken at other sigmas.
             denoised = self.model(x, sigma)
             return denoised, denoised
-        if isinstance(plan, ButcherTableau):
-            x_next, denoised = runge_kutta_step(self.model, plan, x, sigma, self.sigmas[i + 1])
-            self.history.appendleft((x - denoised).div_(sigma))
+        if i < self.startup_steps:
+            x_next, denoised = runge_kutta_step(self.model, self.startup, x, sigma, sigma_next)
+            self.history.appendleft(x - denoised)
             return x_next, denoised
         denoised = self.model(x, sigma)
-        self.history.appendleft((x - denoised).div_(sigma))
-        x_next = x
-        for coefficient, slope in zip(plan, self.history):
-            x_next = torch.add(x_next, slope, alpha=coefficient)
-        return x_next, denoised
+        self.history.appendleft(x - denoised)
+        return add_weighted(x, self.weights[i].tolist(), self.history), denoised
 
 
 class LMS(Solver):

@@ -13,6 +13,7 @@ Heun's tableau gives exactly EDM Algorithm 1 with NFE = 2N - 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -20,6 +21,7 @@ from probflow.errors import SolverConfigError
 from probflow.model_call import ModelCall
 from probflow.noise import NoiseSource
 from probflow.solvers.base import Solver
+from probflow.solvers.combination import add_weighted
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,16 @@ class ButcherTableau:
     def stages(self) -> int:
         return len(self.b)
 
+    @cached_property
+    def stage_couplings(self) -> tuple[tuple[tuple[int, float], ...], ...]:
+        """Per stage ``j``, the pairs ``(l, a[j][l])`` with a non-zero coefficient."""
+        return tuple(tuple((l, a) for l, a in enumerate(row) if a != 0.0) for row in self.a)
+
+    @cached_property
+    def update_couplings(self) -> tuple[tuple[int, float], ...]:
+        """The pairs ``(j, b[j])`` with a non-zero weight."""
+        return tuple((j, b) for j, b in enumerate(self.b) if b != 0.0)
+
 
 EULER = ButcherTableau("euler", a=((),), b=(1.0,), c=(0.0,), order=1)
 MIDPOINT = ButcherTableau("midpoint", a=((), (0.5,)), b=(0.0, 1.0), c=(0.0, 0.5), order=2)
@@ -72,30 +84,29 @@ TABLEAUS = {t.name: t for t in (EULER, MIDPOINT, HEUN2, RALSTON2, HEUN3, RK3, RK
 
 def runge_kutta_step(
     model: ModelCall, tableau: ButcherTableau, x: torch.Tensor, sigma: float, sigma_next: float,
-    denoised: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One explicit RK step from ``sigma`` to ``sigma_next > 0``; returns ``(x_next, D(x, sigma))``.
 
-    ``denoised`` may pass a first-stage ``D(x, sigma)`` already computed (FSAL-style reuse by callers).
+    Each stage keeps ``u_j = X_j - D(X_j, s_j)``, so ``k_j = u_j / s_j``, and the factor ``h / s_j`` goes into
+    the scalar weight: a stage costs one subtraction plus one addition per non-zero ``a[j][l]``, and the update
+    one addition per non-zero ``b[j]``.
     """
     h = sigma_next - sigma
-    slopes: list[torch.Tensor] = []
+    stage_sigmas = [sigma + c * h for c in tableau.c]
+    differences: list[torch.Tensor] = []
     first = None
-    for j in range(tableau.stages):
-        stage_sigma = sigma + tableau.c[j] * h
-        stage_x = x
-        for weight, slope in zip(tableau.a[j], slopes):
-            if weight != 0.0:
-                stage_x = torch.add(stage_x, slope, alpha=weight * h)
-        stage_denoised = denoised if (j == 0 and denoised is not None) else model(stage_x, stage_sigma)
-        if j == 0:
-            first = stage_denoised
-        slopes.append((stage_x - stage_denoised).div_(stage_sigma))
-    x_next = x
-    for weight, slope in zip(tableau.b, slopes):
-        if weight != 0.0:
-            x_next = torch.add(x_next, slope, alpha=weight * h)
-    return x_next, first
+    for stage_sigma, couplings in zip(stage_sigmas, tableau.stage_couplings):
+        stage_x = add_weighted(x, *_scaled_slopes(couplings, h, stage_sigmas, differences)) if couplings else x
+        denoised = model(stage_x, stage_sigma)
+        first = denoised if first is None else first
+        differences.append(stage_x - denoised)
+    return add_weighted(x, *_scaled_slopes(tableau.update_couplings, h, stage_sigmas, differences)), first
+
+
+def _scaled_slopes(couplings: tuple[tuple[int, float], ...], h: float, stage_sigmas: list[float],
+                   differences: list[torch.Tensor]) -> tuple[list[float], list[torch.Tensor]]:
+    """``sum_l coefficient_l * h * k_l`` as weights ``coefficient_l * h / s_l`` of the differences ``u_l``."""
+    return [c * h / stage_sigmas[l] for l, c in couplings], [differences[l] for l, _ in couplings]
 
 
 class _RungeKuttaStepper:
