@@ -15,7 +15,8 @@ from probflow.comparison.scoring import Scorer
 # The lesson's calls per sample: Heun 2N - 1 (its last step into 0 is Euler), DDIM on the cosine grid N - 1 (the
 # lesson's last call, at alpha_bar = 1, is the identity), one per step otherwise (LMS with the Adams start-up).
 LESSON_NFE = {
-    "predicted ᾱ, η = 1.0": 99, "predicted ᾱ, η = 0.5": 99, "predicted ᾱ, η = 0": 99, "predicted ᾱ, σ × 0.5": 99,
+    "predicted ᾱ, η = 1.0": 99, "predicted ᾱ, η = 0.5": 99, "predicted ᾱ, η = 0": 99, "predicted ᾱ, median σ": 99,
+    "predicted ᾱ, σ × 0.5": 99,
     "classic DDIM without the predicted ᾱ": 99, "cosine model, η = 1, 100 steps": 99,
     "cosine model, η = 1, 50 steps": 49, "euler, 100 steps": 100, "ancestral, η = 0.5, 100 steps": 100,
     "heun, 50 steps": 99, "heun, 20 steps": 39, "heun, 20 steps, churn 0.5": 39, "lms, 20 steps, order 3": 20,
@@ -69,10 +70,12 @@ def test_on_the_digits_the_real_floor_beats_the_edm_model_which_beats_noise():
 @needs_weights("digits-notime", "digits-cosine")
 def test_ddim_table_runs_the_time_free_model_with_its_predictor_and_the_cosine_model():
     notime, cosine = LESSON_TABLES["lesson-ddim"].runs
-    predicted, classic = (replace(notime.configs[index], steps=3) for index in (0, 4))
-    rows = compare(notime.model, [predicted, classic], num_samples=8)
+    by_label = {config.label: replace(config, steps=3) for config in notime.configs}
+    labels = ("predicted ᾱ, η = 1.0", "classic DDIM without the predicted ᾱ", "predicted ᾱ, median σ")
+    rows = compare(notime.model, [by_label[label] for label in labels], num_samples=8)
     rows += compare(cosine.model, [replace(cosine.configs[0], steps=3)], num_samples=8)
-    assert [(row.model, row.nfe) for row in rows] == [("digits-notime", 2), ("digits-notime", 2), ("digits-cosine", 2)]
+    assert [(row.model, row.nfe) for row in rows] == [("digits-notime", 2)] * 3 + [("digits-cosine", 2)]
     assert all(math.isfinite(row.fid) and math.isfinite(row.kid) for row in rows)
-    # Same noise, same schedule: only the predicted alpha_bar_hat separates the first two rows.
-    assert rows[0].fid != rows[1].fid
+    # Same noise, same schedule: only the predicted alpha_bar_hat separates the first two rows, and only the
+    # sigma taken from its batch median the first and the third.
+    assert rows[0].fid != rows[1].fid and rows[0].fid != rows[2].fid
