@@ -60,9 +60,9 @@ def test_a_named_stochastic_solver_gets_its_strong_order(capsys) -> None:
 
 @pytest.mark.parametrize(("arguments", "message"), [
     (["--denoiser", "no_such_module_xyz:denoiser"], "cannot import module 'no_such_module_xyz'"),
-    (["--denoiser", "math:no_such_attr"], "module 'math' has no attribute 'no_such_attr'"),
-    (["--denoiser", "math:pi"], "math:pi is a float, not a denoiser"),
-    (["--denoiser", "math"], "--denoiser must be module:attr"),
+    (["--denoiser", "math:no_such_attr"], "math has no attribute 'no_such_attr'"),
+    (["--denoiser", "math:pi"], "math:pi is a float, not a denoiser D"),
+    (["--denoiser", "math"], "--denoiser must look like module:attr"),
     (["--denoiser", "math:sqrt"], "has no .shape: pass --shape"),
     (["--solvers", "no_such_solver"], "unknown solver 'no_such_solver'"),
     (["--solvers", "torchdiffeq:dopri5"], "adaptive"),

@@ -9,7 +9,7 @@ from probflow.cli import CommandError
 from probflow.demo import FULL, QUICK, run_demo
 
 EXAMPLES = """examples:
-  probflow demo                      # a few minutes on two CPU cores; writes ./report/report.md
+  probflow demo                      # about a minute on two CPU cores; writes ./report/report.md
   probflow demo --quick --out /tmp/r # the sub-minute version CI runs
 """
 

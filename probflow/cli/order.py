@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
-import math
 
 import torch
 
 from probflow.cli import CommandError
+from probflow.cli.sample import import_object
 from probflow.convergence import (
     PROBLEMS, OrderEstimate, estimate_order, get_problem, resolve_reference, suggested_steps,
 )
-from probflow.convergence.fit import check_steps
+from probflow.convergence.fit import check_steps, declared_text, measured_text
+from probflow.convergence.plotting import plot_estimates
 from probflow.solvers import get_solver, solver_names
 
 DEFAULT_PROBLEM = "mixture2d"
@@ -64,22 +64,6 @@ def _int_list(text: str, label: str) -> tuple[int, ...]:
         raise CommandError(f"--{label} must be comma-separated integers, got {text!r}") from exc
 
 
-def _load_denoiser(spec: str):
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise CommandError(f"--denoiser must be module:attr, got {spec!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise CommandError(f"cannot import module {module_name!r} for --denoiser: {exc}") from exc
-    denoiser = getattr(module, attribute, None)
-    if denoiser is None:
-        raise CommandError(f"module {module_name!r} has no attribute {attribute!r}")
-    if not callable(denoiser):
-        raise CommandError(f"{spec} is a {type(denoiser).__name__}, not a denoiser callable as D(x, sigma)")
-    return denoiser
-
-
 def _problem_and_state(args: argparse.Namespace):
     if args.denoiser is None:
         problem = get_problem(args.problem)
@@ -87,7 +71,7 @@ def _problem_and_state(args: argparse.Namespace):
             problem = dataclasses.replace(problem, batch=args.batch)
         denoiser = problem.build()
         return problem.name, denoiser, problem.initial_state(denoiser, args.sigma_max, args.seed)
-    denoiser = _load_denoiser(args.denoiser)
+    denoiser = import_object(args.denoiser)
     shape = _int_list(args.shape, "shape") if args.shape else getattr(denoiser, "shape", None)
     if shape is None:
         raise CommandError(f"{args.denoiser} has no .shape: pass --shape")
@@ -124,58 +108,14 @@ def _format_level_table(estimate: OrderEstimate) -> list[str]:
     return lines
 
 
-def _measured(estimate: OrderEstimate) -> str:
-    if math.isnan(estimate.standard_error):
-        return f"{estimate.order:.2f}"
-    return f"{estimate.order:.2f} +- {estimate.standard_error:.2f}"
-
-
-def _declared(estimate: OrderEstimate) -> str:
-    return "-" if estimate.declared_order is None else f"{estimate.declared_order:g}"
-
-
 def _summary_table(estimates: list[OrderEstimate]) -> list[str]:
     rows = [("solver", "kind", "declared", "measured", "R^2", "levels fitted")]
     for estimate in estimates:
         fitted = f"{len(estimate.fitted)}/{len(estimate.steps)}" + ("" if estimate.asymptotic else " (not asymptotic)")
-        rows.append((estimate.solver, estimate.kind, _declared(estimate), _measured(estimate),
+        rows.append((estimate.solver, estimate.kind, declared_text(estimate), measured_text(estimate),
                      f"{estimate.r_squared:.4f}", fitted))
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-
-
-def plot_estimates(estimates: list[OrderEstimate], path: str, title: str) -> None:
-    """Log-log error against NFE, one line per solver (hollow markers: dropped levels), with reference slopes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(8, 6))
-    for estimate in estimates:
-        line, = axes.loglog(estimate.nfe, estimate.errors, "-", linewidth=1,
-                            label=f"{estimate.solver} ({_measured(estimate)})")
-        fitted = list(estimate.fitted)
-        axes.loglog([estimate.nfe[i] for i in fitted], [estimate.errors[i] for i in fitted], "o",
-                    color=line.get_color())
-        dropped = [i for i in range(len(estimate.steps)) if i not in estimate.fitted]
-        axes.loglog([estimate.nfe[i] for i in dropped], [estimate.errors[i] for i in dropped], "o",
-                    markerfacecolor="none", color=line.get_color())
-    all_nfe = [n for e in estimates for n in e.nfe]
-    all_errors = [v for e in estimates for v in e.errors if v > 0]
-    if all_nfe and all_errors:
-        low, high = min(all_nfe), max(all_nfe)
-        anchor = max(all_errors)
-        for slope in (1, 2, 3, 4):
-            axes.loglog([low, high], [anchor, anchor * (low / high) ** slope], ":", color="gray", linewidth=0.8)
-            axes.annotate(f"slope -{slope}", (high, anchor * (low / high) ** slope), fontsize=7, color="gray")
-    axes.set_xlabel("NFE (denoiser calls)")
-    axes.set_ylabel("RMS error at sigma_min")
-    axes.set_title(title)
-    axes.legend(fontsize=6, ncol=2)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -197,8 +137,8 @@ def run(args: argparse.Namespace) -> int:
                                   sigma_max=args.sigma_max, sigma_min=args.sigma_min, rho=args.rho,
                                   reference=reference, reference_error=reference_error, generator=generator)
         estimates.append(estimate)
-        print(f"\n{solver.name} ({estimate.kind} order): declared {_declared(estimate)}, "
-              f"measured {_measured(estimate)} (R^2 {estimate.r_squared:.4f})")
+        print(f"\n{solver.name} ({estimate.kind} order): declared {declared_text(estimate)}, "
+              f"measured {measured_text(estimate)} (R^2 {estimate.r_squared:.4f})")
         print("\n".join(_format_level_table(estimate)))
     print()
     print("\n".join(_summary_table(estimates)))

@@ -66,11 +66,21 @@ class OrderEstimate:
 
     def summary(self) -> str:
         """One line: solver, declared and measured order, fit quality and what was left out."""
-        declared = "-" if self.declared_order is None else f"{self.declared_order:g}"
         note = "" if self.asymptotic else ", asymptotic range not reached"
-        return (f"{self.solver} ({self.kind}): declared {declared}, measured {self.order:.2f} +- "
-                f"{self.standard_error:.2f} (R^2 {self.r_squared:.4f}, {len(self.fitted)} of {len(self.steps)} "
-                f"levels{note})")
+        return (f"{self.solver} ({self.kind}): declared {declared_text(self)}, measured {measured_text(self)} "
+                f"(R^2 {self.r_squared:.4f}, {len(self.fitted)} of {len(self.steps)} levels{note})")
+
+
+def measured_text(estimate: OrderEstimate, plus_minus: str = "+-") -> str:
+    """``"1.98 +- 0.03"``: the fitted order and its standard error (the order alone when there is none)."""
+    if math.isnan(estimate.standard_error):
+        return f"{estimate.order:.2f}"
+    return f"{estimate.order:.2f} {plus_minus} {estimate.standard_error:.2f}"
+
+
+def declared_text(estimate: OrderEstimate) -> str:
+    """The solver's declared order, or ``"-"`` when it declares none."""
+    return "-" if estimate.declared_order is None else f"{estimate.declared_order:g}"
 
 
 def local_slopes(steps: Sequence[int], errors: Sequence[float]) -> list[float]:

@@ -6,6 +6,7 @@ import torch
 from tqdm.auto import tqdm
 
 from probflow.convergence import OrderEstimate, estimate_order, get_problem, suggested_steps
+from probflow.convergence.fit import declared_text, measured_text
 from probflow.solvers import Solver, get_solver, solver_names
 
 SIGMA_MAX = 80.0
@@ -40,9 +41,6 @@ def order_table(estimates: list[OrderEstimate]) -> str:
     """A markdown table: solver, declared order, measured order +- standard error, R^2, levels fitted."""
     lines = ["| solver | declared | measured | R² | levels fitted |", "|---|---|---|---|---|"]
     for estimate in estimates:
-        declared = "-" if estimate.declared_order is None else f"{estimate.declared_order:g}"
-        measured = f"{estimate.order:.2f}" + ("" if estimate.standard_error != estimate.standard_error
-                                             else f" ± {estimate.standard_error:.2f}")
-        lines.append(f"| {estimate.solver} | {declared} | {measured} | {estimate.r_squared:.4f} | "
-                     f"{len(estimate.fitted)}/{len(estimate.steps)} |")
+        lines.append(f"| {estimate.solver} | {declared_text(estimate)} | {measured_text(estimate, '±')} | "
+                     f"{estimate.r_squared:.4f} | {len(estimate.fitted)}/{len(estimate.steps)} |")
     return "\n".join(lines)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from probflow.cli.order import plot_estimates
+import torch
+
 from probflow.comparison import markdown_table
+from probflow.convergence.plotting import plot_estimates
 from probflow.demo.orders import measure_orders, order_table
 from probflow.demo.sampling import MODEL, fid_vs_nfe, lesson_markdown, lesson_tables, plot_fid_vs_nfe
 from probflow.demo.schedule_plots import parse_schedule_spec, plot_schedules, schedule_table
@@ -34,10 +38,15 @@ def run_demo(out_dir: str | Path = "report", settings: DemoSettings = FULL, *, p
 
     Sections: measured convergence orders (table and log-log plot of error against NFE), FID/KID against NFE on
     the shipped ``digits-edm`` model (table, plot, one sample grid per configuration), the lesson's tables, and
-    sigma / log-SNR plots of the noise schedules.
+    sigma / log-SNR plots of the noise schedules. It runs with ``settings.torch_threads`` intra-op threads and then
+    restores torch's own setting.
     """
+    with _torch_threads(settings.torch_threads):
+        return _run(Path(out_dir), settings, progress)
+
+
+def _run(out_dir: Path, settings: DemoSettings, progress: bool) -> DemoReport:
     started = time.perf_counter()
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sections = [f"# probflow demo\n\nSettings: `{settings}`"]
 
@@ -81,3 +90,13 @@ def run_demo(out_dir: str | Path = "report", settings: DemoSettings = FULL, *, p
     report.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
     files = (out_dir / ORDER_PLOT, out_dir / FID_PLOT, out_dir / SCHEDULE_PLOT, *grids)
     return DemoReport(report=report, files=files, wall_s=wall_s)
+
+
+@contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

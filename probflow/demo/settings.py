@@ -17,7 +17,10 @@ class DemoSettings:
       :data:`probflow.comparison.LESSON_TABLES` to rerun, their sample count, and whether to cut their steps to a
       tenth (:func:`probflow.comparison.quick`);
     * ``schedules`` / ``schedule_steps``: the noise schedules plotted (``name[:key=value,...]``, see
-      :func:`~probflow.demo.parse_schedule_spec`) and their number of steps.
+      :func:`~probflow.demo.parse_schedule_spec`) and their number of steps;
+    * ``torch_threads``: torch's intra-op threads while the demo runs. One, because its batches (at most 64
+      images of 8x8) gain nothing from a second thread (2.8 s against 2.7 s per 100-step row), while two threads
+      that wait on each other stall up to tenfold when another process holds a core.
     """
 
     order_problem: str
@@ -33,18 +36,23 @@ class DemoSettings:
         "chen:kind=cosine,input_scale=0.5",
     )
     schedule_steps: int = 50
+    torch_threads: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.torch_threads, bool) or not isinstance(self.torch_threads, int) or self.torch_threads < 1:
+            raise ValueError(f"torch_threads must be a positive integer, got {self.torch_threads!r}")
 
 
-#: Every deterministic order, five solver families at three budgets, and the lesson's Karras table at its full
-#: step counts; the DDIM table (about 650 calls of two more models) is left to ``probflow compare``.
+#: Every deterministic order, five solver families at three budgets, and both lesson tables at their full step
+#: counts (about 1140 denoiser calls per sample): about a minute on one core.
 FULL = DemoSettings(
     order_problem="gaussian",
     order_solvers=(),
     sampling_solvers=("euler", "heun", "dpmpp_2m", "euler_ancestral", "edm_stochastic;s_churn=0.5"),
     nfe_budgets=(6, 12, 24),
     num_samples=64,
-    lesson_tables=("lesson-karras",),
-    lesson_samples=32,
+    lesson_tables=("lesson-karras", "lesson-ddim"),
+    lesson_samples=64,
     lesson_quick=False,
 )
 
