@@ -9,8 +9,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import probflow
 from probflow.comparison import SamplerConfig, cosine_ddim_sigmas, initial_noise_scale, parse_config
+from probflow.comparison.run import _sample
+from probflow.denoisers import GaussianMixture
 from probflow.errors import SigmaGridError, SolverConfigError, UnknownSolverError
+from probflow.noise import seed_generators
 from probflow.solvers import Heun
 
 
@@ -111,3 +115,28 @@ def test_karras_config_grid_runs_from_sigma_max_to_sigma_min_then_zero():
     for i in range(20):  # EDM eq. 5 with N = 20 points before the trailing 0
         expected = (80.0 ** (1 / 7) + i / 19 * (0.01 ** (1 / 7) - 80.0 ** (1 / 7))) ** 7
         assert float(sigmas[i]) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("nfe", [6, 12, 20, 50])
+def test_recommended_config_is_what_probflow_sample_runs(nfe):
+    config = parse_config(f"solver=recommended;nfe={nfe};sigma_min=0.003;sigma_max=70")
+    choice = probflow.recommended(nfe)
+    assert repr(config.build_solver()) == repr(choice.solver)
+    assert config.num_steps() == choice.num_steps
+    torch.testing.assert_close(config.sigmas(), choice.sigmas(0.003, 70.0), rtol=0.0, atol=0.0)
+
+
+def test_recommended_config_samples_equal_probflow_sample():
+    mixture = GaussianMixture(torch.tensor([[0.5, -0.5], [-0.5, 0.5]]), std=0.1)
+    config = parse_config("solver=recommended;nfe=12")
+    samples, nfe = _sample(mixture, config.build_solver(), config, [3, 4], (2,), batch_size=2)
+    noise = torch.stack([torch.randn(2, generator=generator) for generator in seed_generators([3, 4])])
+    assert nfe == 12
+    torch.testing.assert_close(samples, probflow.sample(mixture, noise, nfe=12), rtol=0.0, atol=0.0)
+
+
+@pytest.mark.parametrize("text", ["solver=recommended;steps=10", "solver=recommended;nfe=10;order=2",
+                                  "solver=recommended;nfe=10;predicted_alpha_bar=true"])
+def test_recommended_config_takes_only_a_budget(text):
+    with pytest.raises(SolverConfigError, match="solver=recommended takes nfe"):
+        parse_config(text)

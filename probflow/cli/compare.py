@@ -28,7 +28,8 @@ EXAMPLES = """examples:
                    --config "solver=edm_stochastic;steps=20;s_churn=0.5" --seeds 0-255
   probflow compare --denoiser mypkg.models:DENOISER --config "solver=euler;nfe=50"
 
---config is 'key=value;...': label, solver (a name from 'probflow solvers'), steps or nfe, grid (karras or
+--config is 'key=value;...': label, solver (a name from 'probflow solvers', or 'recommended': probflow.sample's
+default for the nfe), steps or nfe, grid (karras or
 cosine), sigma_min, sigma_max, rho, predicted_alpha_bar (true/false); any other key is a solver parameter.
 Every configuration samples the same seeds; FID and KID are against the digits test split in the shipped
 classifier's features, and the floor row scores as many training images. FID of a few hundred samples is

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from probflow.comparison.grids import GRIDS, MIN_STEPS, sampling_grid
 from probflow.errors import SolverConfigError
+from probflow.sample import recommended
 from probflow.solvers import Solver, get_solver
 
 AlphaBarPredictor = Callable[[torch.Tensor], torch.Tensor]
+
+#: The solver name of probflow.sample's default: the recommended solver and grid for the config's nfe.
+RECOMMENDED = "recommended"
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,9 @@ class SamplerConfig:
     on ``grid`` with ``steps`` steps, or with the most steps whose denoiser calls fit in ``nfe``.
 
     ``grid``, ``sigma_min``, ``sigma_max`` and ``rho`` pick the sigmas
-    (:func:`~probflow.comparison.grids.sampling_grid`).
+    (:func:`~probflow.comparison.grids.sampling_grid`). ``solver="recommended"`` (with ``nfe``) is what
+    ``probflow.sample(denoiser, noise, nfe=nfe)`` runs: :func:`probflow.recommended`'s solver on its own grid
+    between ``sigma_min`` and ``sigma_max`` (``grid`` and ``rho`` do not apply).
     ``predicted_alpha_bar`` hands the model's noise-level predictor to the solver as ``alpha_bar_predictor``
     (DDIM's per-image ``alpha_bar_hat``, the lesson's 22_noise-pred sampler); it needs a solver name.
     """
@@ -50,6 +56,9 @@ class SamplerConfig:
             raise SolverConfigError(f"{self.label}: unknown grid {self.grid!r}; known: {', '.join(GRIDS)}")
         if isinstance(self.solver, Solver) and (self.params or self.predicted_alpha_bar):
             raise SolverConfigError(f"{self.label}: params and predicted_alpha_bar need a solver name, not an instance")
+        if self.solver == RECOMMENDED and (self.nfe is None or self.params or self.predicted_alpha_bar):
+            raise SolverConfigError(f"{self.label}: solver=recommended takes nfe, and no steps, params or "
+                                    f"predicted_alpha_bar")
         object.__setattr__(self, "params", dict(self.params))
         self.build_solver(_placeholder_predictor if self.predicted_alpha_bar else None)
         self.sigmas()
@@ -58,6 +67,8 @@ class SamplerConfig:
         """The solver; ``alpha_bar_predictor`` is required exactly when ``predicted_alpha_bar`` is set."""
         if isinstance(self.solver, Solver):
             return self.solver
+        if self.solver == RECOMMENDED:
+            return recommended(self.nfe).solver
         if self.predicted_alpha_bar and alpha_bar_predictor is None:
             raise SolverConfigError(f"{self.label}: predicted_alpha_bar needs a model with a noise-level predictor")
         extra = {"alpha_bar_predictor": alpha_bar_predictor} if self.predicted_alpha_bar else {}
@@ -68,6 +79,8 @@ class SamplerConfig:
         grid, whose one step into 0 is a single call)."""
         if self.steps is not None:
             return self.steps
+        if self.solver == RECOMMENDED:
+            return recommended(self.nfe).num_steps
         solver = self.build_solver(_placeholder_predictor if self.predicted_alpha_bar else None)
         if getattr(solver, "adaptive", False):
             raise SolverConfigError(f"{self.label}: {solver.name} is adaptive and cannot honour a fixed nfe; "
@@ -79,6 +92,10 @@ class SamplerConfig:
 
     def sigmas(self, steps: int | None = None) -> torch.Tensor:
         """The float64 sigma grid for ``steps`` (default :meth:`num_steps`)."""
+        if self.solver == RECOMMENDED:
+            choice = recommended(self.nfe)
+            return replace(choice, num_steps=choice.num_steps if steps is None else steps).sigmas(self.sigma_min,
+                                                                                                  self.sigma_max)
         return sampling_grid(self.grid, self.num_steps() if steps is None else steps, sigma_min=self.sigma_min,
                              sigma_max=self.sigma_max, rho=self.rho)
 

@@ -48,7 +48,7 @@ class DemoSettings:
 FULL = DemoSettings(
     order_problem="gaussian",
     order_solvers=(),
-    sampling_solvers=("euler", "heun", "lms3", "dpmpp_2m", "exp_adams", "rk:rk3", "ddim;eta=1.0", "euler_ancestral",
+    sampling_solvers=("euler", "heun", "lms3", "dpmpp_2m", "recommended", "rk:rk3", "ddim;eta=1.0", "euler_ancestral",
                       "edm_stochastic;s_churn=0.5"),
     nfe_budgets=(6, 12, 24),
     num_samples=64,
