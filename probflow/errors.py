@@ -6,6 +6,8 @@ input never turns into silent garbage or an opaque traceback from deep inside to
 
 from __future__ import annotations
 
+import pickle
+
 
 class ProbflowError(Exception):
     """Base class of every error that probflow raises on purpose."""
@@ -32,3 +34,23 @@ class UnknownSolverError(ProbflowError, KeyError):
 
 class GeneratorError(ProbflowError, ValueError):
     """A per-sample generator list whose length does not match the batch."""
+
+
+class SeedSpecError(ProbflowError, ValueError):
+    """A seed specification that is malformed, negative, reversed or holds a seed twice."""
+
+
+class OutputDirError(ProbflowError, ValueError):
+    """An output directory whose shards cannot be used: another configuration, duplicates, a missing shard."""
+
+
+class DistributedSetupError(ProbflowError, RuntimeError):
+    """Launched as several processes but without an initialised process group, or with a bad environment."""
+
+
+class CheckpointError(ProbflowError, ValueError):
+    """A checkpoint that cannot be read: unknown suffix, or a corrupt or truncated file."""
+
+
+class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
+    """A pickled checkpoint that needs more than tensors and containers (it could execute code)."""

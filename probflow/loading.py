@@ -21,18 +21,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from probflow.errors import ProbflowError
+from probflow.errors import CheckpointError, UnsafeCheckpointError
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt")
-
-
-class CheckpointError(ProbflowError, ValueError):
-    """A checkpoint that cannot be read: unknown suffix, or a corrupt or truncated file."""
-
-
-class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
-    """A pickled checkpoint that needs more than tensors and containers (it could execute code)."""
 
 
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> Any:

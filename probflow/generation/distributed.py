@@ -16,13 +16,9 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
-from probflow.errors import ProbflowError
+from probflow.errors import DistributedSetupError
 
 T = TypeVar("T")
-
-
-class DistributedSetupError(ProbflowError, RuntimeError):
-    """Launched as several processes but without an initialised process group, or with a bad environment."""
 
 
 @dataclass(frozen=True)

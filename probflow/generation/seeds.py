@@ -5,14 +5,10 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable
 
-from probflow.errors import ProbflowError
+from probflow.errors import SeedSpecError
 
 #: Seeds are stored as int64 next to their samples and seed a ``torch.Generator`` each.
 MAX_SEED = 2**63 - 1
-
-
-class SeedSpecError(ProbflowError, ValueError):
-    """A seed specification that is malformed, negative, reversed or holds a seed twice."""
 
 
 def parse_seeds(spec: str) -> list[int]:

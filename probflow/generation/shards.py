@@ -32,15 +32,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from probflow.errors import ProbflowError
+from probflow.errors import OutputDirError
 from probflow.generation.distributed import Ranks
 
 FORMAT = "probflow-samples-1"
 RUN_FILE = "run.json"
-
-
-class OutputDirError(ProbflowError, ValueError):
-    """An output directory whose shards cannot be used: another configuration, duplicates, a missing shard."""
 
 
 @dataclass(frozen=True)
