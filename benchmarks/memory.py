@@ -14,7 +14,7 @@ per-step Python objects); what does is the grid and its per-step coefficients: t
 copy, the list of floats the steppers index and up to nine float64 coefficients per step, ~40-110 bytes per step
 in all (``tests/test_solvers_memory.py``). On a state of a few KiB those ~100 KiB per 1000 steps would decide
 the ratio; on a realistic state they are under 1% of the peak. Also reported: whether the denoiser ran under
-``torch.inference_mode`` (no autograd graph is kept), and the 1000-step peak with ``trajectory=True``.
+``torch.no_grad`` (no autograd graph is kept), and the 1000-step peak with ``trajectory=True``.
 
 Run: ``python -m benchmarks.memory`` (``--smoke`` for a seconds-long check).
 """
@@ -92,12 +92,12 @@ def measure_peak(solver: Solver, steps: int, trajectory: bool = False) -> Peak:
     return Peak(peak_tensor_bytes(run), peak_python_bytes(run))
 
 
-def runs_under_inference_mode() -> bool:
-    """Whether ``probflow.solve`` calls the denoiser with ``torch.inference_mode`` enabled."""
+def runs_without_autograd() -> bool:
+    """Whether ``probflow.solve`` calls the denoiser with autograd off (``torch.no_grad``: no graph is kept)."""
     seen = []
 
     def recording_denoiser(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        seen.append(torch.is_inference_mode_enabled())
+        seen.append(not torch.is_grad_enabled())
         return x * 0.5
 
     solve(recording_denoiser, hand_written_solvers()["euler"], torch.ones(2, 3), karras(3, SIGMA_MIN, SIGMA_MAX))
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> str:
     rows = [(name, measure_peak(solver, few), measure_peak(solver, many), measure_peak(solver, many, trajectory=True))
             for name, solver in solvers.items()]
     report = (f"Machine: {machine_description()}\nState {STATE_SHAPE} float32; {few} vs {many} steps; denoiser "
-              f"called under inference_mode: {runs_under_inference_mode()}\n\n{format_table(rows, few, many)}")
+              f"called without autograd: {runs_without_autograd()}\n\n{format_table(rows, few, many)}")
     print(report)
     return report
 

@@ -10,7 +10,17 @@ import pickle
 
 
 class ProbflowError(Exception):
-    """Base class of every error that probflow raises on purpose."""
+    """Base class of every error that probflow raises on purpose.
+
+    Each subclass also derives from the built-in exception a caller would expect (``ValueError`` for a bad value,
+    ``TypeError`` for a wrong type, ``ImportError`` for a missing package), so ``except ValueError`` keeps working.
+    The command line prints a ``ProbflowError`` as one line with exit code 2; any other exception is a bug and keeps
+    its traceback.
+    """
+
+
+class InvalidArgumentError(ProbflowError, TypeError, ValueError):
+    """An argument of the wrong type or value that no more specific error below describes."""
 
 
 class SigmaGridError(ProbflowError, ValueError):
@@ -32,8 +42,8 @@ class UnknownSolverError(ProbflowError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class GeneratorError(ProbflowError, ValueError):
-    """A per-sample generator list whose length does not match the batch."""
+class GeneratorError(ProbflowError, TypeError, ValueError):
+    """A ``generator`` that is not None, a ``torch.Generator``, one per sample, or a noise source of the state's shape."""
 
 
 class SeedSpecError(ProbflowError, ValueError):
@@ -54,3 +64,15 @@ class CheckpointError(ProbflowError, ValueError):
 
 class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
     """A pickled checkpoint that needs more than tensors and containers (it could execute code)."""
+
+
+class NonFiniteResultError(ProbflowError, ArithmeticError):
+    """A solve produced NaN or Inf that the denoiser did not return: a solver step, or the cast to a narrower dtype."""
+
+
+class CommandError(ProbflowError, ValueError):
+    """A user-facing command-line error: printed as ``probflow: error: <message>`` with exit code 2."""
+
+
+class MissingDependencyError(ProbflowError, ImportError):
+    """An optional package that a feature needs is not installed; the message says what to ``pip install``."""

@@ -6,7 +6,7 @@ its draws depend only on generator ``i``, never on the batch size or the sample'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 
@@ -34,6 +34,9 @@ class NoiseSource:
         if generator is None or isinstance(generator, torch.Generator):
             self.generators = generator
         else:
+            if isinstance(generator, (str, bytes)) or not isinstance(generator, Iterable):
+                raise GeneratorError(f"generator must be None, a torch.Generator, one torch.Generator per sample or a "
+                                     f"NoiseSource, got {type(generator).__name__}")
             generators = list(generator)
             if len(generators) != self.shape[0]:
                 raise GeneratorError(
@@ -56,6 +59,15 @@ class NoiseSource:
     def increment(self, sigma: float, sigma_next: float) -> torch.Tensor:
         """Standardised Brownian increment ``(W(tau_next) - W(tau)) / sqrt(tau_next - tau)``, ``tau = -sigma``."""
         return self.randn()
+
+
+def as_noise_source(generator: GeneratorLike | NoiseSource, like: torch.Tensor) -> NoiseSource:
+    """``generator`` as a noise source shaped like the solver state ``like`` (a ready one must match its shape)."""
+    if isinstance(generator, NoiseSource):
+        if generator.shape != like.shape:
+            raise GeneratorError(f"the noise source has shape {tuple(generator.shape)}, the state {tuple(like.shape)}")
+        return generator
+    return NoiseSource(generator, like.shape, like.dtype, like.device)
 
 
 def seed_generators(seeds: Sequence[int], device: torch.device | str = "cpu") -> list[torch.Generator]:

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from probflow.errors import SolverConfigError
+from probflow.errors import InvalidArgumentError, SolverConfigError
 from probflow.noise import GeneratorLike
 from probflow.schedules import SCHEDULES, karras
 from probflow.solve import Callback, solve
 from probflow.solvers.base import Solver
 from probflow.solvers.exponential_adams import ExponentialAdams
-from probflow.terms import ProbabilityFlowODE, ReverseSDE
+from probflow.solvers.registry import as_solver
+from probflow.validation import check_int, check_sigma_range, validate_state
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def recommended(nfe: int) -> Recommendation:
     (minimising the worst ratio to the best of k-diffusion's and diffusers' samplers) and then frozen; nothing
     is adapted per problem at sampling time. The measured errors are in ``benchmarks/RESULTS.md``.
     """
-    nfe = _check_nfe(nfe)
+    nfe = check_int("nfe", nfe, minimum=1, error=SolverConfigError)
     if nfe < 8:
         solver, schedule, params = ExponentialAdams(3, form="noise", corrector_order=0), "karras", {"rho": 30.0}
     elif nfe < 15:
@@ -66,23 +67,7 @@ def recommended(nfe: int) -> Recommendation:
     else:
         solver, schedule = ExponentialAdams(4, form="data", corrector_order=5), "piecewise_geometric"
         params = {"band_low": 0.0063, "band_high": 2.95, "outer_density": 0.57}
-    return Recommendation(solver, _steps_within(solver, nfe), schedule, params)
-
-
-def _check_nfe(nfe: object) -> int:
-    if isinstance(nfe, bool) or not isinstance(nfe, int) or nfe < 1:
-        raise SolverConfigError(f"nfe must be a positive integer, got {nfe!r}")
-    return nfe
-
-
-def _steps_within(solver: Solver, nfe: int) -> int:
-    """The most steps (with the final step into 0) whose calls fit in ``nfe``."""
-    if solver.nfe(1) > nfe:
-        raise SolverConfigError(f"{solver.name} needs at least {solver.nfe(1)} calls, got nfe={nfe}")
-    steps = 1
-    while solver.nfe(steps + 1) <= nfe:
-        steps += 1
-    return steps
+    return Recommendation(solver, solver.steps_within(nfe), schedule, params)
 
 
 def sample(
@@ -90,36 +75,33 @@ def sample(
     noise: torch.Tensor,
     *,
     nfe: int,
-    solver: Solver | None = None,
+    solver: Solver | str | None = None,
     sigma_min: float = 0.002,
     sigma_max: float = 80.0,
     rho: float | None = None,
     generator: GeneratorLike = None,
     callback: Callback | None = None,
     progress: bool = False,
+    model_kwargs: dict | None = None,
 ) -> torch.Tensor:
     """Draw samples: start at ``x = noise * sigma_max`` and integrate to sigma = 0 with at most ``nfe`` calls.
 
     ``noise`` is standard normal of shape ``[batch, ...]``. With ``solver=None`` the :func:`recommended`
     solver and grid for this budget are used (a given ``rho`` replaces that grid by a Karras grid); otherwise
-    ``solver`` runs on a Karras grid (``rho``, default 7)
-    with as many steps as fit in the budget; an SDE solver integrates the :class:`~probflow.ReverseSDE` (default
-    Langevin strength). ``generator`` seeds stochastic solvers (per sample if a list).
+    ``solver`` (an instance or a spec such as ``"heun"`` or ``"ddim(eta=1)"``) runs on a Karras grid (``rho``,
+    default 7) with as many steps as fit in the budget; an SDE solver integrates the :class:`~probflow.ReverseSDE`
+    (default Langevin strength). ``generator`` seeds stochastic solvers (per sample if a list); ``model_kwargs``
+    reach every denoiser call (:func:`probflow.solve`).
     """
-    nfe = _check_nfe(nfe)
-    if not isinstance(noise, torch.Tensor):
-        raise TypeError(f"noise must be a torch.Tensor of shape [batch, ...], got {type(noise).__name__}")
-    if not (0 < sigma_min < sigma_max):
-        raise SolverConfigError(f"need 0 < sigma_min < sigma_max, got sigma_min={sigma_min}, sigma_max={sigma_max}")
+    nfe = check_int("nfe", nfe, minimum=1, error=SolverConfigError)
+    noise = validate_state(noise, name="noise", error=InvalidArgumentError)
+    sigma_min, sigma_max = check_sigma_range(sigma_min, sigma_max)
     if solver is None and rho is None:
         choice = recommended(nfe)
         solver, sigmas = choice.solver, choice.sigmas(sigma_min, sigma_max)
     else:
-        solver = recommended(nfe).solver if solver is None else solver
-        if getattr(solver, "adaptive", False):
-            raise SolverConfigError(f"{solver.name} is adaptive and cannot honour a fixed nfe; use probflow.solve")
-        sigmas = karras(_steps_within(solver, nfe), sigma_min, sigma_max, 7.0 if rho is None else rho)
-    term = ReverseSDE(denoiser) if solver.term_kind == "sde" else ProbabilityFlowODE(denoiser)
-    solution = solve(term, solver, noise * sigma_max, sigmas, generator=generator, callback=callback,
-                     progress=progress)
+        solver = recommended(nfe).solver if solver is None else as_solver(solver)
+        sigmas = karras(solver.steps_within(nfe), sigma_min, sigma_max, 7.0 if rho is None else rho)
+    solution = solve(denoiser, solver, noise * sigma_max, sigmas, generator=generator, callback=callback,
+                     progress=progress, model_kwargs=model_kwargs)
     return solution.x

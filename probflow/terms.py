@@ -9,8 +9,11 @@ noised data is ``grad log p(x; sigma) = (D(x, sigma) - x) / sigma**2`` (Tweedie;
 
 The SDE is EDM eq. 6 with the Langevin strength ``beta``: ``beta = 0`` is the ODE, and
 ``beta(sigma) = 1/sigma`` is the classic reverse-time VE SDE of Song et al. (2021), whose drift is
-``2 (D - x) / sigma`` and diffusion ``sqrt(2 sigma)``. The hand-written steppers use ``term.denoiser``;
-torchdiffeq and torchsde call the vector fields below.
+``2 (D - x) / sigma`` and diffusion ``sqrt(2 sigma)``.
+
+:func:`probflow.solve` builds the term a solver integrates, and ``term.with_denoiser(counted)`` is the same term on
+the loop's counted, checked denoiser: hand-written steppers ask the loop for denoiser values, and the
+torchdiffeq/torchsde backends integrate that counted term's vector fields below.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from collections.abc import Callable
 import torch
 
 from probflow.denoisers.base import Denoiser, batch_sigma
+from probflow.errors import InvalidArgumentError, SolverConfigError
+from probflow.validation import check_choice, check_nonnegative
 
 BetaFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -37,9 +42,11 @@ class ProbabilityFlowODE:
     time_variables = ("sigma", "log_sigma")
 
     def __init__(self, denoiser: Denoiser):
-        if not callable(denoiser):
-            raise TypeError(f"denoiser must be callable as D(x, sigma), got {type(denoiser).__name__}")
-        self.denoiser = denoiser
+        self.denoiser = _check_denoiser(denoiser)
+
+    def with_denoiser(self, denoiser: Denoiser, *, shape: tuple[int, ...] | None = None) -> ProbabilityFlowODE:
+        """The same ODE on another denoiser (the solve loop's counting wrapper); ``shape`` is not needed here."""
+        return ProbabilityFlowODE(denoiser)
 
     def derivative(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
         """``dx/dsigma = (x - D(x, sigma)) / sigma`` at ``sigma > 0``."""
@@ -55,8 +62,7 @@ class ProbabilityFlowODE:
     @staticmethod
     def sigma_to_time(sigma: torch.Tensor, time_variable: str) -> torch.Tensor:
         """The time of the chosen variable at noise level ``sigma``."""
-        if time_variable not in ProbabilityFlowODE.time_variables:
-            raise ValueError(f"time_variable must be one of {ProbabilityFlowODE.time_variables}, got {time_variable!r}")
+        check_choice("time_variable", time_variable, ProbabilityFlowODE.time_variables, error=SolverConfigError)
         return sigma if time_variable == "sigma" else sigma.log()
 
     def vector_field(self, time_variable: str = "sigma") -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -87,13 +93,9 @@ class ReverseSDE:
     sde_type = "ito"
 
     def __init__(self, denoiser: Denoiser, beta: float | BetaFn | None = None, *, shape: tuple[int, ...] | None = None):
-        if not callable(denoiser):
-            raise TypeError(f"denoiser must be callable as D(x, sigma), got {type(denoiser).__name__}")
         if beta is not None and not callable(beta):
-            beta = float(beta)
-            if not beta >= 0:
-                raise ValueError(f"beta must be a non-negative number or a callable of sigma, got {beta}")
-        self.denoiser = denoiser
+            beta = check_nonnegative("beta (a number or a callable of sigma)", beta, error=SolverConfigError)
+        self.denoiser = _check_denoiser(denoiser)
         self.beta = beta
         self.shape = None if shape is None else tuple(shape)
 
@@ -113,13 +115,13 @@ class ReverseSDE:
         """Diffusion ``sqrt(2 beta(sigma)) * sigma``, the same for every component and sample."""
         return torch.sqrt(2.0 * self.beta_at(sigma)) * sigma
 
-    def with_denoiser(self, denoiser: Denoiser, shape: tuple[int, ...]) -> "ReverseSDE":
-        """The same SDE on another denoiser (e.g. a counting wrapper) and a known per-sample shape."""
-        return ReverseSDE(denoiser, self.beta, shape=tuple(shape))
+    def with_denoiser(self, denoiser: Denoiser, *, shape: tuple[int, ...] | None = None) -> ReverseSDE:
+        """The same SDE on another denoiser (the solve loop's counting wrapper) and one sample's shape."""
+        return ReverseSDE(denoiser, self.beta, shape=self.shape if shape is None else tuple(shape))
 
     def _unflatten(self, y: torch.Tensor) -> torch.Tensor:
         if self.shape is None:
-            raise ValueError("ReverseSDE.shape is unset: pass shape=(C, H, W) or solve it with probflow.solve")
+            raise InvalidArgumentError("ReverseSDE.shape is unset: pass shape=(C, H, W) or solve it with probflow.solve")
         return y.reshape(y.shape[0], *self.shape)
 
     def f(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -129,3 +131,9 @@ class ReverseSDE:
     def g(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """torchsde diagonal diffusion in ``tau = -sigma`` (independent of ``y``)."""
         return self.diffusion(-t).expand_as(y)
+
+
+def _check_denoiser(denoiser: object) -> Denoiser:
+    if not callable(denoiser):
+        raise InvalidArgumentError(f"denoiser must be callable as D(x, sigma), got {type(denoiser).__name__}")
+    return denoiser

@@ -134,8 +134,8 @@ def test_non_tensor_noise_or_state_is_a_type_error(noise):
 FAULTS = {
     "wrong shape": (lambda out: out[..., :-1], r"denoiser returned shape \(\d+, 2\) for input shape \(\d+, 3\)"),
     "wrong batch": (lambda out: torch.cat([out, out]), r"denoiser returned shape \(\d+, 3\) for input shape"),
-    "integer dtype": (lambda out: out.long(), r"denoiser returned dtype torch\.int64, expected a floating dtype"),
-    "complex dtype": (lambda out: out.to(torch.complex64), r"returned dtype torch\.complex64, expected a floating"),
+    "integer dtype": (lambda out: out.long(), r"denoiser returned dtype torch\.int64 for an input of dtype"),
+    "complex dtype": (lambda out: out.to(torch.complex64), r"returned dtype torch\.complex64 for an input of dtype"),
     "wrong device": (lambda out: out.to("meta"), r"denoiser returned a tensor on meta, expected cpu"),
     "NaN": (lambda out: out.index_fill(1, torch.tensor([1]), math.nan), r"denoiser returned NaN/Inf"),
     "Inf": (lambda out: out.index_fill(1, torch.tensor([2]), -math.inf), r"denoiser returned NaN/Inf"),
@@ -148,7 +148,7 @@ FAULTS = {
 def test_a_faulty_denoiser_output_names_the_problem_the_step_and_the_sigma(name, fault, data):
     solver = get_solver(name)
     sigmas = grid(5)
-    calls = 1 + 4 if getattr(solver, "adaptive", False) else solver.nfe(5)
+    calls = 1 + 4 if solver.adaptive else solver.nfe(5)
     bad_call = data.draw(st.integers(1, calls), label="bad call")
     corrupt, problem_pattern = FAULTS[fault]
     steps_done: list[int] = []
@@ -174,7 +174,7 @@ def test_a_faulty_denoiser_output_names_the_problem_the_step_and_the_sigma(name,
     step, sigma = int(where.group(1)), float(where.group(2))
     assert sigma == float(f"{seen['sigma']:.6g}"), message
     if name.startswith("torchdiffeq:"):  # the integration runs inside step 0; the error names sigma's interval
-        assert sigmas[step + 1] <= seen["sigma"] <= sigmas[step], message
+        assert sigmas[step + 1] * (1 - 1e-9) <= seen["sigma"] <= sigmas[step], message  # to a stage's rounding
     else:
         assert step == seen["step"], message
 
@@ -203,7 +203,7 @@ def test_unknown_solver_names_are_refused_naming_the_name(name):
 @FEW
 @given(name=st.one_of(st.none(), st.integers(), st.floats(), st.lists(st.text(max_size=2), max_size=2)))
 def test_a_non_string_solver_name_is_refused(name):
-    expect("solver name", UnknownSolverError, r"solver name must be a string, got ", lambda: get_solver(name))
+    expect("solver name", UnknownSolverError, r"a solver spec must be a non-empty string, got ", lambda: get_solver(name))
 
 
 @st.composite

@@ -43,11 +43,11 @@ def test_parse_config_reads_booleans_and_defaults_the_label_to_the_text():
     ("solver=heun", SolverConfigError, "exactly one of steps and nfe"),
     ("solver=heun;steps=0", SolverConfigError, "steps must be a positive integer"),
     ("solver=heun;steps=2.5", SolverConfigError, "steps must be a positive integer"),
-    ("solver=heun;steps=2;grid=linear", SolverConfigError, "unknown grid 'linear'"),
+    ("solver=heun;steps=2;grid=wavy", SolverConfigError, "unknown grid 'wavy'"),
     ("solver=heun;steps=2;s_churn=inf", SolverConfigError, "not finite"),
     ("solver=nope;steps=2", UnknownSolverError, "unknown solver 'nope'"),
-    ("solver=heun;steps=2;eta=1", UnknownSolverError, "bad parameters for solver 'heun'"),
-    ("solver=heun;steps=2;predicted_alpha_bar=true", UnknownSolverError, "bad parameters for solver 'heun'"),
+    ("solver=heun;steps=2;eta=1", SolverConfigError, "bad parameters for solver 'heun'"),
+    ("solver=heun;steps=2;predicted_alpha_bar=true", SolverConfigError, "bad parameters for solver 'heun'"),
     ("solver=torchdiffeq:dopri5;nfe=10", SolverConfigError, "adaptive"),
     ("solver=heun;steps=2;sigma_min=100", SigmaGridError, "sigma_min must be < sigma_max"),
 ])
@@ -97,7 +97,7 @@ def test_cosine_grid_is_the_lessons_t_grid_through_alpha_bar_cos_squared(steps):
 
 @pytest.mark.parametrize("steps", [1, 0, 2.0, True])
 def test_cosine_grid_needs_two_or_more_integer_steps(steps):
-    with pytest.raises(SolverConfigError, match="steps >= 2"):
+    with pytest.raises(SolverConfigError, match="cosine grid's steps .* must be an integer >= 2"):
         cosine_ddim_sigmas(steps)
 
 

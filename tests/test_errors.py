@@ -19,7 +19,8 @@ ERROR_CLASSES = [cls for _, cls in inspect.getmembers(errors, inspect.isclass) i
 def test_every_error_is_a_probflow_error_and_a_builtin_kind(cls):
     assert issubclass(cls, ProbflowError)
     if cls is not ProbflowError:
-        assert any(issubclass(cls, kind) for kind in (ValueError, KeyError, RuntimeError)), cls
+        kinds = (ValueError, TypeError, KeyError, RuntimeError, ImportError, ArithmeticError)
+        assert any(issubclass(cls, kind) for kind in kinds), cls
 
 
 def test_the_errors_raised_outside_the_solvers_are_the_ones_in_probflow_errors(tmp_path):

@@ -60,7 +60,7 @@ def test_a_finite_solve_raises_nothing_and_counts_every_call():
 
 def test_the_sigma_tensor_is_reused_for_a_repeated_sigma_and_renewed_for_a_new_one():
     seen: list[torch.Tensor] = []
-    model = ModelCall(lambda x, sigma: seen.append(sigma) or x, torch.zeros(3, 2), [2.0, 1.0])
+    model = ModelCall(lambda x, sigma: seen.append(sigma) or x, torch.zeros(3, 2), [2.0, 1.0], solver_name="test")
     for sigma in (2.0, 2.0, 1.0):
         model(torch.zeros(3, 2), sigma)
     assert seen[0] is seen[1] and seen[2] is not seen[1]
@@ -73,7 +73,7 @@ def _python_bytes_held_after(calls: int) -> int:
     sigmas = [10.0 / (1 + k) for k in range(calls)]
     tracemalloc.start()
     try:
-        model = ModelCall(lambda state, sigma: state * 0.5, x, sigmas)
+        model = ModelCall(lambda state, sigma: state * 0.5, x, sigmas, solver_name="test")
         baseline = tracemalloc.get_traced_memory()[0]
         for k, sigma in enumerate(sigmas):
             model.step = k

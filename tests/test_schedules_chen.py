@@ -177,7 +177,7 @@ def test_chen_between_is_gamma_at_evenly_spaced_times_between_the_times_of_the_s
     "call, message",
     [
         (lambda: chen(10, "quadratic"), r"kind must be one of \['cosine', 'linear', 'sigmoid'\], got 'quadratic'"),
-        (lambda: chen(0), "n must be an integer >= 1, got 0"),
+        (lambda: chen(0), "n must be a positive integer, got 0"),
         (lambda: chen(10, "cosine", start=-0.5), "cosine schedule needs 0 <= start < end <= 1, got start=-0.5"),
         (lambda: chen(10, "cosine", end=1.5), "cosine schedule needs 0 <= start < end <= 1, got start=0.0, end=1.5"),
         (lambda: chen(10, "sigmoid", start=3.0, end=-3.0), "start must be < end, got start=3.0, end=-3.0"),

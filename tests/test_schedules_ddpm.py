@@ -96,13 +96,13 @@ def test_ddpm_sigmas_accept_a_plain_sequence():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: linear_beta_alphas_cumprod(0), "num_train_timesteps must be an integer >= 1, got 0"),
+        (lambda: linear_beta_alphas_cumprod(0), "num_train_timesteps must be a positive integer, got 0"),
         (lambda: linear_beta_alphas_cumprod(beta_start=0.0), r"beta_start must lie in \(0, 1\), got 0.0"),
         (lambda: linear_beta_alphas_cumprod(beta_end=1.0), r"beta_end must lie in \(0, 1\), got 1.0"),
         (lambda: cosine_alphas_cumprod(s=-0.1), "s must be >= 0, got -0.1"),
         (lambda: cosine_alphas_cumprod(max_beta=1.0), r"max_beta must lie in \(0, 1\), got 1.0"),
         (lambda: ddpm_sigmas([0.9, 0.5], 3), r"n must be <= len\(alphas_cumprod\) = 2, got n=3"),
-        (lambda: ddpm_sigmas([0.9, 0.5], 0), "n must be an integer >= 1, got 0"),
+        (lambda: ddpm_sigmas([0.9, 0.5], 0), "n must be a positive integer, got 0"),
         (lambda: ddpm_sigmas([0.9, 1.0], 2), r"alphas_cumprod must lie in \(0.0, 1.0\), got alphas_cumprod\[1\] = 1.0"),
         (lambda: ddpm_sigmas([0.9, math.nan], 2), r"alphas_cumprod must lie in .*, got alphas_cumprod\[1\] = nan"),
         (lambda: ddpm_sigmas([[0.9, 0.5]], 1), r"alphas_cumprod must be a non-empty 1-D sequence, got shape \(1, 2\)"),

@@ -103,9 +103,9 @@ def test_polyexponential_with_rho_above_one_lies_below_exponential_inside_the_gr
 
 
 BAD_RANGE_PARAMETERS = [
-    ({"n": 0}, "n must be an integer >= 1, got 0"),
-    ({"n": 2.0}, "n must be an integer >= 1, got 2.0"),
-    ({"n": True}, "n must be an integer >= 1, got True"),
+    ({"n": 0}, "n must be a positive integer, got 0"),
+    ({"n": 2.0}, "n must be a positive integer, got 2.0"),
+    ({"n": True}, "n must be a positive integer, got True"),
     ({"sigma_min": 0.0}, "sigma_min must be > 0, got 0.0"),
     ({"sigma_min": -1.0}, "sigma_min must be > 0, got -1.0"),
     ({"sigma_min": math.nan}, "sigma_min must be finite, got nan"),

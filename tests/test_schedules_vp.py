@@ -69,7 +69,7 @@ def test_vp_between_exists_exactly_when_sigma_min_is_below_the_concavity_bound(s
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        ({"n": 0}, "n must be an integer >= 1, got 0"),
+        ({"n": 0}, "n must be a positive integer, got 0"),
         ({"eps_s": 0.0}, r"eps_s must lie in \(0, 1\), got 0.0"),
         ({"eps_s": 1.0}, r"eps_s must lie in \(0, 1\), got 1.0"),
         ({"beta_d": math.nan}, "beta_d must be finite, got nan"),

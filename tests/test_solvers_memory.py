@@ -9,7 +9,7 @@ import torch
 
 from probflow.model_call import ModelCall
 from probflow.noise import NoiseSource
-from probflow.solvers import get_solver, solver_names
+from probflow.solvers import Grid, get_solver, solver_names
 from probflow.terms import ProbabilityFlowODE, ReverseSDE
 from tests.helpers import gaussian_problem, grid
 
@@ -22,15 +22,17 @@ BYTES_PER_STEP = 12 * 8
 def _held_by_start(name: str, steps: int) -> int:
     """Python memory (tracemalloc) that ``start`` keeps for a grid of ``steps`` steps."""
     solver = get_solver(name)
-    sigmas = grid(steps).tolist()
     state = torch.zeros(2, 3, dtype=torch.float64)
+    sigmas = Grid(grid(steps), dtype=state.dtype, device=state.device, differentiable=False)
     denoiser = gaussian_problem()
     term = ReverseSDE(denoiser) if solver.term_kind == "sde" else ProbabilityFlowODE(denoiser)
-    model = ModelCall(denoiser, state, sigmas)
-    noise = NoiseSource(None, state.shape, state.dtype, state.device)
+    model = ModelCall(denoiser, state, sigmas.values, solver_name=name)
+    inputs = {"term": term.with_denoiser(model, shape=(3,))} if solver.integrates_term else {}
+    if solver.stochastic:
+        inputs["noise"] = NoiseSource(None, state.shape, state.dtype, state.device)
     tracemalloc.start()
     try:
-        stepper = solver.start(term, model, sigmas, noise)
+        stepper = solver.start(sigmas, **inputs)
         held = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()

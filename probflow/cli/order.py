@@ -83,12 +83,12 @@ def _problem_and_state(args: argparse.Namespace):
 def _solvers(args: argparse.Namespace) -> list:
     if not args.solvers:
         candidates = [get_solver(name) for name in solver_names()]
-        return [solver for solver in candidates if not solver.stochastic and solver.calls_per_step > 0]
+        return [solver for solver in candidates if not solver.stochastic and not solver.adaptive]
     solvers = [get_solver(name.strip()) for name in args.solvers.split(",") if name.strip()]
     if not solvers:
         raise CommandError("--solvers names no solver")
     for solver in solvers:
-        if solver.calls_per_step == 0:
+        if solver.adaptive:
             raise CommandError(f"{solver.name} is adaptive: its error follows its tolerance, not a grid of steps")
     return solvers
 

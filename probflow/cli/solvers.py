@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
             name,
             f"{solver.order:g}",
             "-" if solver.strong_order is None else f"{solver.strong_order:g}",
-            "adaptive" if solver.calls_per_step == 0 else str(solver.calls_per_step),
+            "adaptive" if solver.adaptive else str(solver.calls_per_step),
             "stochastic" if solver.stochastic else "deterministic",
             solver.term_kind,
         ))

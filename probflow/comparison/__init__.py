@@ -7,6 +7,7 @@ rerun the lesson's two sampler tables on the digits. ``probflow compare`` is the
 
 from probflow.comparison.config import SamplerConfig, parse_config
 from probflow.comparison.grids import GRIDS, cosine_ddim_sigmas, initial_noise_scale, sampling_grid
+from probflow.comparison.lesson_ddim import LessonDDIM
 from probflow.comparison.lesson import (
     DEFAULT_NUM_SAMPLES, LESSON_TABLES, QUICK_NUM_SAMPLES, REALS_LABEL, LessonRun, LessonTable, digits_reals, quick,
     run_lesson_table,
@@ -17,7 +18,7 @@ from probflow.comparison.scoring import Scorer
 
 __all__ = [
     "DEFAULT_NUM_SAMPLES", "GRIDS", "LESSON_TABLES", "QUICK_NUM_SAMPLES", "REALS_LABEL", "ComparisonRow",
-    "LessonRun", "LessonTable", "SamplerConfig", "Scorer", "compare", "cosine_ddim_sigmas", "digits_reals",
+    "LessonDDIM", "LessonRun", "LessonTable", "SamplerConfig", "Scorer", "compare", "cosine_ddim_sigmas", "digits_reals",
     "initial_noise_scale", "markdown_table", "parse_config", "quick", "real_vs_real", "resolve_denoiser",
     "run_lesson_table", "sampling_grid", "write_rows",
 ]

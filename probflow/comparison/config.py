@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from probflow.comparison.grids import GRIDS, MIN_STEPS, sampling_grid
+from probflow.comparison.grids import GRIDS, sampling_grid, steps_for_intervals
 from probflow.errors import SolverConfigError
 from probflow.sample import recommended
 from probflow.solvers import Solver, get_solver
@@ -82,13 +82,7 @@ class SamplerConfig:
         if self.solver == RECOMMENDED:
             return recommended(self.nfe).num_steps
         solver = self.build_solver(_placeholder_predictor if self.predicted_alpha_bar else None)
-        if getattr(solver, "adaptive", False):
-            raise SolverConfigError(f"{self.label}: {solver.name} is adaptive and cannot honour a fixed nfe; "
-                                    f"give steps")
-        steps = MIN_STEPS[self.grid]
-        while solver.nfe(len(self.sigmas(steps + 1)) - 1) <= self.nfe:
-            steps += 1
-        return steps
+        return steps_for_intervals(self.grid, solver.steps_within(self.nfe))
 
     def sigmas(self, steps: int | None = None) -> torch.Tensor:
         """The float64 sigma grid for ``steps`` (default :meth:`num_steps`)."""

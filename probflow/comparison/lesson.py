@@ -12,8 +12,8 @@ DDIM"), and on the cosine model ``"digits-cosine"`` (eta = 1, 100 and 50 steps).
   cell "## Sampling"). There ``s = eta * sqrt(bbar'/bbar) * sqrt(1 - abar/abar')`` comes from the schedule; the
   commented-out "median sig" lines replace it by the same formula at the batch median ``m`` of the predicted
   ``alpha_bar_hat`` and at ``m'`` one grid step (``10/1000`` of cosine time for 100 steps) less noisy, while the
-  cutoff, ``abar'`` and the re-noising keep the schedule: DDIM's ``median_sigma=True``
-  (:meth:`~probflow.solvers.DDIM.median_coefficients`).
+  cutoff, ``abar'`` and the re-noising keep the schedule: ``LessonDDIM(median_sigma=True)``
+  (:meth:`~probflow.comparison.lesson_ddim.LessonDDIM.median_coefficients`).
 * "sigma x 0.5" is the notebook's commented-out ``sig *= 0.5``: it halves ``s`` itself, in the direction term
   ``sqrt(bbar' - s^2)``, the injected noise and the cutoff alike, which is ``eta = 0.5`` for the same ``s``. In the
   notebook's final code the line sits before the median-sigma assignment, which would overwrite it, and the
@@ -51,7 +51,7 @@ NOISE_CUTOFF = 0.01
 
 
 def _ddim(label: str, steps: int, clip: float, *, predicted: bool = False, **params: float | bool) -> SamplerConfig:
-    return SamplerConfig(label, "ddim", steps=steps, grid="cosine", predicted_alpha_bar=predicted,
+    return SamplerConfig(label, "lesson_ddim", steps=steps, grid="cosine", predicted_alpha_bar=predicted,
                          params={"clip": clip, "noise_cutoff": NOISE_CUTOFF, **params})
 
 

@@ -15,7 +15,7 @@ import torch
 
 from probflow.errors import SigmaGridError
 from probflow.schedules import karras
-from probflow.schedules.validation import validate_sigmas
+from probflow.validation import validate_sigmas
 
 Schedule = Callable[[int], "torch.Tensor | Sequence[float]"]
 

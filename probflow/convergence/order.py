@@ -39,10 +39,9 @@ from probflow.convergence.roundoff import roundoff_floors
 from probflow.convergence.stochastic import estimate_strong_order
 from probflow.errors import SolverConfigError
 from probflow.noise import GeneratorLike
-from probflow.solve import solve, validate_state
+from probflow.solve import solve
+from probflow.validation import validate_state
 from probflow.solvers.base import Solver
-from probflow.solvers.dpm_solver_pp import DPMSolverPP
-from probflow.solvers.lms import LMS
 
 DEFAULT_STEPS = (32, 64, 128, 256)
 REFERENCE_MARGIN = 100.0
@@ -51,24 +50,12 @@ Reference = torch.Tensor | Callable[[torch.Tensor, float, float], torch.Tensor] 
 
 
 def suggested_steps(solver: Solver) -> tuple[int, ...]:
-    """Four doublings that reach ``solver``'s asymptotic range on Karras grids and stay above float64 round-off.
+    """Four doublings from ``solver.asymptotic_steps``: its asymptotic range on Karras grids, above float64 round-off.
 
-    Measured over the property tests' problem family (Gaussians and mixtures, ``rho`` in [3, 10]): one-step
-    methods of order 1 and 2 are asymptotic from about 32 steps, fourth-order tableaus from about 64 (RK4 nears
-    round-off past 512 steps), third-order ones (RK3) from about 128. Midpoint is third order on Gaussian data (see
-    the property tests) and falls to 2 only on finer grids, from about 64 steps. Variable-step multistep methods approach their order slowly
-    on Karras grids, whose step ratios vary strongly: LMS2 from about 64 steps, LMS3, LMS4 and DPM-Solver++(3M)
-    from about 128.
+    Each solver declares where its asymptotic range starts (:attr:`~probflow.solvers.Solver.asymptotic_steps`,
+    measured over the property tests' problem family: Gaussians and mixtures, ``rho`` in [3, 10]).
     """
-    if (isinstance(solver, LMS) and solver.order >= 2) or (isinstance(solver, DPMSolverPP) and solver.order == 3):
-        finest = 512 if solver.order == 2 else 1024
-    elif solver.order == 3:
-        finest = 1024
-    elif solver.order >= 4 or "midpoint" in solver.name:
-        finest = 512
-    else:
-        finest = 256
-    return tuple(finest >> k for k in (3, 2, 1, 0))
+    return tuple(solver.asymptotic_steps << k for k in range(4))
 
 
 def resolve_reference(reference: Reference, denoiser, x: torch.Tensor, sigma_max: float, sigma_min: float,
@@ -85,7 +72,7 @@ def resolve_reference(reference: Reference, denoiser, x: torch.Tensor, sigma_max
                         f"got {type(reference).__name__}")
     exact = reference if reference is not None else getattr(denoiser, "exact_flow", None)
     if exact is not None:
-        with torch.inference_mode():
+        with torch.no_grad():
             return exact(x, sigma_max, sigma_min).to(torch.float64), 0.0 if reference is None else None
     return ode_reference(denoiser, x, sigma_max, sigma_min, tolerance=tolerance)
 
@@ -124,7 +111,7 @@ def estimate_order(
     if solver.stochastic:
         return estimate_strong_order(solver, denoiser, x, steps=steps, sigma_max=sigma_max, sigma_min=sigma_min,
                                      rho=rho, schedule=schedule, generator=generator)
-    if solver.calls_per_step == 0:
+    if solver.adaptive:
         raise SolverConfigError(f"{solver.name} is adaptive: its error follows its tolerance, not the grid")
     steps = check_steps(steps)
     state = validate_state(x).to(torch.float64)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from probflow.model_call import model_dtype
+from probflow.denoisers.network import network_dtype
 
 ROUNDOFF_MARGIN = 10.0
 
@@ -19,7 +19,7 @@ def roundoff_floors(errors: Sequence[float], nfe: Sequence[int], reference: torc
     to the state with a weight close to 1.
     """
     eps = torch.finfo(torch.float64).eps
-    denoiser_eps = torch.finfo(model_dtype(denoiser) or torch.float64).eps
+    denoiser_eps = torch.finfo(network_dtype(denoiser) or torch.float64).eps
     scale = max(1.0, float(reference.abs().max()))
     floors = {}
     for index, (error, calls) in enumerate(zip(errors, nfe)):

@@ -44,7 +44,8 @@ from probflow.convergence.grid_brownian import GridBrownianNoise
 from probflow.convergence.grids import Schedule, karras_schedule, schedule_grid
 from probflow.convergence.roundoff import roundoff_floors
 from probflow.denoisers.analytic import Gaussian
-from probflow.solve import Solution, solve, validate_state
+from probflow.solve import Solution, solve
+from probflow.validation import validate_state
 from probflow.solvers.base import Solver
 from probflow.terms import ReverseSDE
 

@@ -18,7 +18,7 @@ def fixed_grid_deterministic_solvers() -> tuple[str, ...]:
 
 
 def _has_grid_order(solver: Solver) -> bool:
-    return not solver.stochastic and solver.calls_per_step > 0
+    return not solver.stochastic and not solver.adaptive
 
 
 def measure_orders(problem_name: str, names: tuple[str, ...], *, seed: int = 0,

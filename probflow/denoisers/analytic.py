@@ -13,14 +13,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
-from probflow.denoisers.base import batch_sigma, broadcast_sigma
+from probflow.denoisers.base import DenoiserModule, batch_sigma, broadcast_sigma
 
 TensorLike = torch.Tensor | float | Sequence[float]
 
 
-class AnalyticDenoiser(nn.Module, ABC):
+class AnalyticDenoiser(DenoiserModule, ABC):
     """A data distribution over samples of shape :attr:`shape` together with its exact denoiser ``E[y | x]``."""
 
     def __init__(self, shape: Sequence[int]) -> None:

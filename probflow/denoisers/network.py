@@ -17,11 +17,26 @@ from probflow.errors import DenoiserOutputError
 
 
 def network_dtype(net: Callable[..., torch.Tensor]) -> torch.dtype | None:
-    """The dtype of the first parameter of ``net``, or ``None`` for a plain function or a parameter-free module."""
+    """The dtype ``net`` computes in: its ``dtype`` attribute if that is a ``torch.dtype``, else the dtype of its first
+    parameter; ``None`` for a plain function or a parameter-free module (called in the caller's dtype)."""
+    declared = getattr(net, "dtype", None)
+    if isinstance(declared, torch.dtype):
+        return declared
     if not isinstance(net, nn.Module):
         return None
     first = next(net.parameters(), None)
     return None if first is None else first.dtype
+
+
+def cast_for_network(dtype: torch.dtype | None, x_in: torch.Tensor,
+                     *conditioning: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """``x_in`` in the network's ``dtype``, and the conditioning (a noise level or timestep) in the wider of that dtype
+    and float32, because half precision cannot resolve fractional timesteps such as 999.37; unchanged for
+    ``dtype=None`` (a network that computes in the caller's dtype)."""
+    if dtype is None:
+        return x_in, conditioning
+    conditioning_dtype = torch.promote_types(dtype, torch.float32)
+    return x_in.to(dtype), tuple(c.to(conditioning_dtype) for c in conditioning)
 
 
 def call_network(
@@ -29,21 +44,16 @@ def call_network(
     x_in: torch.Tensor,
     *conditioning: torch.Tensor,
     same_shape: bool = True,
+    **model_kwargs: object,
 ) -> torch.Tensor:
-    """Return ``net(x_in, *conditioning)`` cast to the dtype of ``x_in``.
+    """Return ``net(x_in, *conditioning, **model_kwargs)`` cast to the dtype of ``x_in``.
 
-    ``x_in`` is cast to the network's dtype. The conditioning (a noise level or timestep) is cast to the
-    wider of the network's dtype and float32, because half precision cannot resolve fractional timesteps
-    such as 999.37. When ``same_shape`` is set, an output whose shape differs from ``x_in`` raises
-    :class:`DenoiserOutputError` instead of broadcasting silently.
+    The inputs are cast by :func:`cast_for_network` for :func:`network_dtype` ``(net)``. ``model_kwargs`` (class
+    labels, text embeddings: k-diffusion's ``extra_args``) are passed as they are. When ``same_shape`` is set, an
+    output whose shape differs from ``x_in`` raises :class:`DenoiserOutputError` instead of broadcasting silently.
     """
-    dtype = network_dtype(net)
-    if dtype is not None:
-        conditioning_dtype = torch.promote_types(dtype, torch.float32)
-        conditioning = tuple(c.to(conditioning_dtype) for c in conditioning)
-        output = net(x_in.to(dtype), *conditioning)
-    else:
-        output = net(x_in, *conditioning)
+    network_input, conditioning = cast_for_network(network_dtype(net), x_in, *conditioning)
+    output = net(network_input, *conditioning, **model_kwargs)
     if not isinstance(output, torch.Tensor):
         raise DenoiserOutputError(f"the network returned {type(output).__name__}, expected a torch.Tensor")
     if same_shape and output.shape != x_in.shape:

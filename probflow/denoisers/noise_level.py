@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from probflow.denoisers.base import batch_sigma, broadcast_sigma
+from probflow.denoisers.base import DenoiserModule, batch_sigma, broadcast_sigma
 from probflow.denoisers.network import call_network
 from probflow.denoisers.precond import Coefficients, Preconditioning
 from probflow.denoisers.scalings import vp_input_scaling
@@ -62,7 +62,7 @@ class TimeFreeEpsilon(Preconditioning):
         return Coefficients(1.0, -sigma, vp_input_scaling(sigma), None)
 
 
-class NoiseLevelDenoiser(nn.Module):
+class NoiseLevelDenoiser(DenoiserModule):
     """``D(x, sigma) = clamp((x_vp - sqrt(1 - a) eps_net(x_vp)) / sqrt(a), -clip, clip)`` with
     ``a = predictor(x_vp)`` the estimated ``alpha_bar`` and ``x_vp = x / sqrt(1 + sigma^2)``
     (Ho et al. 2020 eq. 4 solved for ``x0``; lesson 22).

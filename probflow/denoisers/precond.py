@@ -13,9 +13,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
-from torch import nn
 
-from probflow.denoisers.base import batch_sigma, broadcast_sigma
+from probflow.denoisers.base import DenoiserModule, batch_sigma, broadcast_sigma
 from probflow.denoisers.network import call_network
 from probflow.denoisers.scalings import sigma_data_scalings, vp_input_scaling
 
@@ -35,7 +34,7 @@ class Coefficients(NamedTuple):
     c_noise: torch.Tensor | None
 
 
-class Preconditioning(nn.Module, ABC):
+class Preconditioning(DenoiserModule, ABC):
     """``D(x, sigma) = c_skip x + c_out net(c_in x, c_noise)`` (EDM eq. 7).
 
     ``net`` is an ``nn.Module`` or a plain function called as ``net(x_in, c_noise)`` with ``c_noise`` of

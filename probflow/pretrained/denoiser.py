@@ -5,8 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from probflow.denoisers.base import DenoiserModule
 
-class PretrainedDenoiser(nn.Module):
+
+class PretrainedDenoiser(DenoiserModule):
     """``D(x, sigma) = denoiser(x, sigma)``, plus what a user needs to sample from it.
 
     - ``shape``: the shape of one sample, e.g. ``(1, 8, 8)``, so ``noise = torch.randn(n, *D.shape)``.

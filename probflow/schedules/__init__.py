@@ -17,7 +17,7 @@ from probflow.schedules.ddpm import cosine_alphas_cumprod, ddpm_sigmas, linear_b
 from probflow.schedules.piecewise import piecewise_geometric
 from probflow.schedules.registry import SCHEDULES
 from probflow.schedules.sigma_grids import exponential, karras, linear, polyexponential
-from probflow.schedules.validation import validate_sigmas
+from probflow.validation import validate_sigmas
 from probflow.schedules.vp import vp, vp_between
 
 __all__ = [

@@ -19,15 +19,10 @@ from dataclasses import dataclass
 import torch
 
 from probflow.errors import SigmaGridError
-from probflow.schedules._checks import (
-    check_count,
-    check_less,
-    check_open_unit,
-    check_positive,
-    check_sigma_range,
-    check_values_within,
+from probflow.validation import (
+    check_int, check_less, check_open_unit, check_positive, check_sigma_range, check_values_within,
 )
-from probflow.schedules._grid import finish_grid, finish_range_grid
+from probflow.schedules.finishing import finish_grid, finish_range_grid
 from probflow.schedules.conversions import alpha_bar_to_sigma, sigma_to_alpha_bar
 
 
@@ -98,16 +93,17 @@ def _gamma_schedule(kind: str, start: float | None, end: float | None, tau: floa
     if kind not in _WARPS:
         raise SigmaGridError(f"kind must be one of {sorted(_WARPS)}, got {kind!r}")
     warp = _WARPS[kind]
-    start, end = check_less("start", warp.start if start is None else start, "end", warp.end if end is None else end)
+    start, end = check_less("start", warp.start if start is None else start, "end", warp.end if end is None else end,
+                            error=SigmaGridError)
     if kind == "cosine" and not 0 <= start < end <= 1:
         # cos(u pi/2)^(2 tau) is real and decreasing only for u in [0, 1]
         raise SigmaGridError(f"cosine schedule needs 0 <= start < end <= 1, got start={start}, end={end}")
-    return _GammaSchedule(warp, start, end, check_positive("tau", tau))
+    return _GammaSchedule(warp, start, end, check_positive("tau", tau, error=SigmaGridError))
 
 
 def _clipped_gamma(t: torch.Tensor | float, schedule: _GammaSchedule, clip_min: float) -> torch.Tensor:
-    clip_min = check_open_unit("clip_min", clip_min)
-    times = check_values_within("t", t, 0.0, 1.0, closed=True)
+    clip_min = check_open_unit("clip_min", clip_min, error=SigmaGridError)
+    times = check_values_within("t", t, 0.0, 1.0, closed=True, error=SigmaGridError)
     return schedule.unclipped(times).clamp(clip_min, 1.0)
 
 
@@ -147,7 +143,7 @@ def gamma_to_sigma(gamma: torch.Tensor | float, input_scale: float = 1.0) -> tor
     ``SNR = gamma b^2 / (1 - gamma)`` and the log-SNR is shifted by ``+2 log b`` (the paper's abstract
     says "log b"; with SNR as a ratio of variances the shift is ``2 log b``).
     """
-    return alpha_bar_to_sigma(gamma) / check_positive("input_scale", input_scale)
+    return alpha_bar_to_sigma(gamma) / check_positive("input_scale", input_scale, error=SigmaGridError)
 
 
 def chen(
@@ -170,7 +166,7 @@ def chen(
     ``sigma = 0``. Because gamma is clipped to [clip_min, 1], a large ``n`` can give neighbouring steps the
     same sigma (or round gamma to 1); that raises :class:`SigmaGridError` instead of returning a bad grid.
     """
-    n = check_count("n", n)
+    n = check_int("n", n, minimum=1, error=SigmaGridError)
     schedule = _gamma_schedule(kind, start, end, tau)
     times = torch.linspace(1.0, 0.0, n + 1, dtype=torch.float64)[:-1]
     sigmas = gamma_to_sigma(_clipped_gamma(times, schedule, clip_min), input_scale)
@@ -198,9 +194,9 @@ def chen_between(
     clipping is needed. This adapts Chen's schedules to the ``(n, sigma_min, sigma_max)`` signature of
     :data:`probflow.schedules.SCHEDULES`; the shape in t is Chen's, the range is the caller's.
     """
-    n = check_count("n", n)
+    n = check_int("n", n, minimum=1, error=SigmaGridError)
     sigma_min, sigma_max = check_sigma_range(sigma_min, sigma_max)
-    input_scale = check_positive("input_scale", input_scale)
+    input_scale = check_positive("input_scale", input_scale, error=SigmaGridError)
     schedule = _gamma_schedule(kind, start, end, tau)
     bounds = torch.tensor([sigma_max, sigma_min], dtype=torch.float64)
     time_max, time_min = schedule.time_of(sigma_to_alpha_bar(input_scale * bounds)).tolist()

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import torch
 
 from probflow.errors import SigmaGridError
-from probflow.schedules._checks import check_count, check_nonnegative, check_open_unit, check_values_within
-from probflow.schedules._grid import finish_grid
+from probflow.validation import check_int, check_nonnegative, check_open_unit, check_values_within
+from probflow.schedules.finishing import finish_grid
 from probflow.schedules.conversions import alpha_bar_to_sigma
 
 
@@ -25,8 +25,9 @@ def linear_beta_alphas_cumprod(
     Ho et al. (2020), "Denoising Diffusion Probabilistic Models", Sec. 4: ``T = 1000``, betas linear from
     1e-4 to 0.02. Returns the float64 ``abar_k`` for ``k = 0 .. T-1``.
     """
-    num_train_timesteps = check_count("num_train_timesteps", num_train_timesteps)
-    beta_start, beta_end = check_open_unit("beta_start", beta_start), check_open_unit("beta_end", beta_end)
+    num_train_timesteps = check_int("num_train_timesteps", num_train_timesteps, minimum=1, error=SigmaGridError)
+    beta_start = check_open_unit("beta_start", beta_start, error=SigmaGridError)
+    beta_end = check_open_unit("beta_end", beta_end, error=SigmaGridError)
     betas = torch.linspace(beta_start, beta_end, num_train_timesteps, dtype=torch.float64)
     return torch.cumprod(1.0 - betas, dim=0)
 
@@ -39,8 +40,9 @@ def cosine_alphas_cumprod(num_train_timesteps: int = 1000, s: float = 0.008, max
     to avoid the singularity at ``t = T``; the returned ``abar_k = prod_{t=1}^{k+1} (1 - beta_t)``,
     ``k = 0 .. T-1``, equals ``f(k+1) / f(0)`` wherever no clipping occurred.
     """
-    num_train_timesteps = check_count("num_train_timesteps", num_train_timesteps)
-    s, max_beta = check_nonnegative("s", s), check_open_unit("max_beta", max_beta)
+    num_train_timesteps = check_int("num_train_timesteps", num_train_timesteps, minimum=1, error=SigmaGridError)
+    s = check_nonnegative("s", s, error=SigmaGridError)
+    max_beta = check_open_unit("max_beta", max_beta, error=SigmaGridError)
     times = torch.arange(num_train_timesteps + 1, dtype=torch.float64) / num_train_timesteps
     f = torch.cos((times + s) / (1.0 + s) * (math.pi / 2)).square()
     betas = (1.0 - f[1:] / f[:-1]).clamp(max=max_beta)
@@ -56,10 +58,10 @@ def ddpm_sigmas(alphas_cumprod: torch.Tensor | Sequence[float], n: int, *, appen
     timestep ``T - 1`` and ends at 0 (``n = 1`` gives ``T - 1`` alone). ``n`` may not exceed ``T``, so
     that the rounded timesteps are distinct. ``alphas_cumprod`` must lie in (0, 1).
     """
-    alpha_bars = check_values_within("alphas_cumprod", alphas_cumprod, 0.0, 1.0, closed=False)
+    alpha_bars = check_values_within("alphas_cumprod", alphas_cumprod, 0.0, 1.0, closed=False, error=SigmaGridError)
     if alpha_bars.ndim != 1 or alpha_bars.numel() == 0:
         raise SigmaGridError(f"alphas_cumprod must be a non-empty 1-D sequence, got shape {tuple(alpha_bars.shape)}")
-    n = check_count("n", n)
+    n = check_int("n", n, minimum=1, error=SigmaGridError)
     num_train_timesteps = alpha_bars.numel()
     if n > num_train_timesteps:
         raise SigmaGridError(f"n must be <= len(alphas_cumprod) = {num_train_timesteps}, got n={n}")

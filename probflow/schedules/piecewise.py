@@ -19,8 +19,9 @@ import math
 import numpy as np
 import torch
 
-from probflow.schedules._checks import check_count, check_less, check_positive, check_sigma_range
-from probflow.schedules._grid import finish_range_grid
+from probflow.errors import SigmaGridError
+from probflow.validation import check_int, check_less, check_positive, check_sigma_range
+from probflow.schedules.finishing import finish_range_grid
 
 
 def piecewise_geometric(n: int, sigma_min: float, sigma_max: float, *, band_low: float, band_high: float,
@@ -30,10 +31,11 @@ def piecewise_geometric(n: int, sigma_min: float, sigma_max: float, *, band_low:
     Steps in ``log sigma`` inside ``[band_low, band_high]`` (clipped to the range) are ``outer_density`` times
     the steps outside. Returns ``n + 1`` values (``n`` with ``append_zero=False``).
     """
-    n = check_count("n", n)
+    n = check_int("n", n, minimum=1, error=SigmaGridError)
     sigma_min, sigma_max = check_sigma_range(sigma_min, sigma_max)
-    band_low, band_high = check_less("band_low", check_positive("band_low", band_low), "band_high", band_high)
-    outer_density = check_positive("outer_density", outer_density)
+    band_low = check_positive("band_low", band_low, error=SigmaGridError)
+    band_low, band_high = check_less("band_low", band_low, "band_high", band_high, error=SigmaGridError)
+    outer_density = check_positive("outer_density", outer_density, error=SigmaGridError)
     top, bottom = math.log(sigma_max), math.log(sigma_min)
     knees = np.array([top, min(max(math.log(band_high), bottom), top), max(min(math.log(band_low), top), bottom),
                       bottom])

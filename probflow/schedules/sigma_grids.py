@@ -12,8 +12,9 @@ import math
 
 import torch
 
-from probflow.schedules._checks import check_count, check_positive, check_sigma_range
-from probflow.schedules._grid import finish_range_grid
+from probflow.errors import SigmaGridError
+from probflow.validation import check_int, check_positive, check_sigma_range
+from probflow.schedules.finishing import finish_range_grid
 
 
 def _fractions(n: int) -> torch.Tensor:
@@ -26,12 +27,15 @@ def karras(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0, *, appe
 
     Uniform in ``sigma^(1/rho)``; ``rho = 7`` (the EDM default) spends more steps near ``sigma_min``,
     ``rho = 1`` is :func:`linear`. Returns ``n + 1`` values (``n`` with ``append_zero=False``).
+
+    Evaluated as ``sigma_i = s_max (1 + r_i expm1(log(s_min / s_max) / rho))^rho`` (the same expression divided
+    by ``s_max``), which cannot overflow: ``s_max^(1/rho)`` itself overflows for a small ``rho``.
     """
-    n = check_count("n", n)
+    n = check_int("n", n, minimum=1, error=SigmaGridError)
     sigma_min, sigma_max = check_sigma_range(sigma_min, sigma_max)
-    inverse_rho = 1.0 / check_positive("rho", rho)
-    start, end = sigma_max**inverse_rho, sigma_min**inverse_rho
-    sigmas = (start + _fractions(n) * (end - start)) ** rho
+    rho = check_positive("rho", rho, error=SigmaGridError)
+    shrink = math.expm1(math.log(sigma_min / sigma_max) / rho)
+    sigmas = sigma_max * torch.exp(rho * torch.log1p(_fractions(n) * shrink))
     return finish_range_grid(sigmas, sigma_min, sigma_max, append_zero=append_zero, context="karras")
 
 
@@ -41,7 +45,7 @@ def exponential(n: int, sigma_min: float, sigma_max: float, *, append_zero: bool
     Equivalently ``sigma_i = s_max (s_min / s_max)^(r_i)``, a geometric sequence (k-diffusion's
     ``get_sigmas_exponential``; uniform steps in log-SNR ``= -2 log sigma``).
     """
-    n = check_count("n", n)
+    n = check_int("n", n, minimum=1, error=SigmaGridError)
     sigma_min, sigma_max = check_sigma_range(sigma_min, sigma_max)
     log_max, log_min = math.log(sigma_max), math.log(sigma_min)
     sigmas = torch.exp(log_max + _fractions(n) * (log_min - log_max))
@@ -59,9 +63,9 @@ def polyexponential(
     and spends more steps near ``sigma_min``. (The other direction, ``log s_max + r_i^rho (log s_min -
     log s_max)``, would do the opposite; both reduce to :func:`exponential` at ``rho = 1``.)
     """
-    n = check_count("n", n)
+    n = check_int("n", n, minimum=1, error=SigmaGridError)
     sigma_min, sigma_max = check_sigma_range(sigma_min, sigma_max)
-    rho = check_positive("rho", rho)
+    rho = check_positive("rho", rho, error=SigmaGridError)
     log_max, log_min = math.log(sigma_max), math.log(sigma_min)
     ramp = (1.0 - _fractions(n)) ** rho
     sigmas = torch.exp(log_min + ramp * (log_max - log_min))
@@ -70,7 +74,7 @@ def polyexponential(
 
 def linear(n: int, sigma_min: float, sigma_max: float, *, append_zero: bool = True) -> torch.Tensor:
     """Uniform in sigma: ``sigma_i = s_max + r_i (s_min - s_max)`` (EDM eq. 5 with ``rho = 1``)."""
-    n = check_count("n", n)
+    n = check_int("n", n, minimum=1, error=SigmaGridError)
     sigma_min, sigma_max = check_sigma_range(sigma_min, sigma_max)
     sigmas = sigma_max + _fractions(n) * (sigma_min - sigma_max)
     return finish_range_grid(sigmas, sigma_min, sigma_max, append_zero=append_zero, context="linear")

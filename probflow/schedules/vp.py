@@ -14,8 +14,8 @@ import math
 import torch
 
 from probflow.errors import SigmaGridError
-from probflow.schedules._checks import check_count, check_finite, check_open_unit, check_sigma_range
-from probflow.schedules._grid import finish_grid, finish_range_grid
+from probflow.validation import check_int, check_open_unit, check_real, check_sigma_range
+from probflow.schedules.finishing import finish_grid, finish_range_grid
 
 
 def _vp_sigma(t: torch.Tensor, beta_d: float, beta_min: float) -> torch.Tensor:
@@ -24,8 +24,9 @@ def _vp_sigma(t: torch.Tensor, beta_d: float, beta_min: float) -> torch.Tensor:
 
 
 def _check_vp_parameters(beta_d: object, beta_min: object, eps_s: object) -> tuple[float, float, float]:
-    beta_d, beta_min = check_finite("beta_d", beta_d), check_finite("beta_min", beta_min)
-    eps_s = check_open_unit("eps_s", eps_s)
+    beta_d = check_real("beta_d", beta_d, error=SigmaGridError)
+    beta_min = check_real("beta_min", beta_min, error=SigmaGridError)
+    eps_s = check_open_unit("eps_s", eps_s, error=SigmaGridError)
     log_variance_at_eps = 0.5 * beta_d * eps_s**2 + beta_min * eps_s
     if log_variance_at_eps <= 0 or beta_d * eps_s + beta_min <= 0 or beta_d + beta_min <= 0:
         raise SigmaGridError(
@@ -43,7 +44,7 @@ def vp(
     Defaults are the VP-SDE of Song et al. (2021): ``beta_min = 0.1``, ``beta_d = 19.9`` (``beta_max = 20``),
     ``eps_s = 1e-3``. ``n = 1`` gives ``[sigma(1), 0]``.
     """
-    n = check_count("n", n)
+    n = check_int("n", n, minimum=1, error=SigmaGridError)
     beta_d, beta_min, eps_s = _check_vp_parameters(beta_d, beta_min, eps_s)
     times = torch.linspace(1.0, eps_s, n, dtype=torch.float64)
     return finish_grid(_vp_sigma(times, beta_d, beta_min), append_zero=append_zero, context="vp")
@@ -63,9 +64,9 @@ def vp_between(
     0.002, 80, 1e-3 satisfy it by far; a large ``sigma_min`` with a small ``eps_s`` does not, and raises
     :class:`SigmaGridError`.
     """
-    n = check_count("n", n)
+    n = check_int("n", n, minimum=1, error=SigmaGridError)
     sigma_min, sigma_max = check_sigma_range(sigma_min, sigma_max)
-    eps_s = check_open_unit("eps_s", eps_s)
+    eps_s = check_open_unit("eps_s", eps_s, error=SigmaGridError)
     log_variance_max, log_variance_min = math.log1p(sigma_max**2), math.log1p(sigma_min**2)
     beta_d = 2.0 * (log_variance_min / eps_s - log_variance_max) / (eps_s - 1.0)
     beta_min = log_variance_max - 0.5 * beta_d

@@ -1,7 +1,9 @@
 """The linear combinations every stepper ends with, in as few tensor operations as the maths allows.
 
 On small tensors a step's cost is the number of tensor operations, and an in-place ``add_`` costs less than an
-operation that allocates its result, so a combination allocates once and accumulates into that tensor.
+operation that allocates its result, so a combination allocates once and accumulates into that tensor. Weights
+are Python floats, or 0-d tensors when the solve is differentiable (:class:`~probflow.solvers.grid.Grid`); then
+the combination is built out of place, so that autograd sees every term.
 """
 
 from __future__ import annotations
@@ -10,23 +12,29 @@ from collections.abc import Iterable
 
 import torch
 
+Weight = float | torch.Tensor
 
-def accumulate_(result: torch.Tensor, weights: Iterable[float], tensors: Iterable[torch.Tensor]) -> torch.Tensor:
-    """``result += sum_j weights[j] * tensors[j]`` in place (pairs up to the shorter iterable); returns ``result``.
 
-    Only for a ``result`` the caller has just created: nothing else may hold it.
+def accumulate_(result: torch.Tensor, weights: Iterable[Weight], tensors: Iterable[torch.Tensor]) -> torch.Tensor:
+    """``result + sum_j weights[j] * tensors[j]`` (pairs up to the shorter iterable), in place for float weights.
+
+    Only for a ``result`` the caller has just created: nothing else may hold it. Returns the result.
     """
     for weight, tensor in zip(weights, tensors):
-        result.add_(tensor, alpha=weight)
+        if isinstance(weight, torch.Tensor):
+            result = result + weight * tensor
+        else:
+            result.add_(tensor, alpha=weight)
     return result
 
 
-def add_weighted(base: torch.Tensor, weights: Iterable[float], tensors: Iterable[torch.Tensor]) -> torch.Tensor:
+def add_weighted(base: torch.Tensor, weights: Iterable[Weight], tensors: Iterable[torch.Tensor]) -> torch.Tensor:
     """``base + sum_j weights[j] * tensors[j]`` (pairs up to the shorter iterable) as a new tensor.
 
     ``base`` and ``tensors`` are left untouched; with no pairs, ``base`` itself is returned.
     """
     weights, tensors = iter(weights), iter(tensors)
     for weight, tensor in zip(weights, tensors):  # the first pair allocates the result, the rest accumulate
-        return accumulate_(torch.add(base, tensor, alpha=weight), weights, tensors)
+        first = base + weight * tensor if isinstance(weight, torch.Tensor) else torch.add(base, tensor, alpha=weight)
+        return accumulate_(first, weights, tensors)
     return base

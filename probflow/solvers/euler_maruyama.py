@@ -2,42 +2,42 @@
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 
 from probflow.errors import SolverConfigError
-from probflow.model_call import ModelCall
 from probflow.noise import NoiseSource
-from probflow.solvers.base import Solver
+from probflow.solvers.base import Solver, StepGenerator
+from probflow.solvers.combination import add_weighted
+from probflow.solvers.grid import Grid
 from probflow.terms import ReverseSDE
 
 
 class _EulerMaruyamaStepper:
     """``drift_weights[i] = (1/sigma + beta) dtau`` and ``noise_weights[i] = sqrt(2 beta) sigma sqrt(dtau)``."""
 
-    def __init__(self, term: ReverseSDE, model: ModelCall, sigmas: list[float], noise: NoiseSource):
-        self.model = model
+    def __init__(self, term: ReverseSDE, grid: Grid, noise: NoiseSource):
+        self.grid = grid
         self.noise = noise
-        self.sigmas = sigmas
-        grid = np.asarray(sigmas)
-        sigma, sigma_next = grid[:-1], grid[1:]
-        beta = np.broadcast_to(term.beta_at(torch.from_numpy(sigma)).numpy(), sigma.shape)
-        if not np.all(beta >= 0.0):
-            bad = int(np.flatnonzero(~(beta >= 0.0))[0])
-            raise SolverConfigError(f"beta(sigma) must be >= 0, got {beta[bad]} at sigma={sigma[bad]:.6g}")
+        sigma, sigma_next = grid.sigma_from, grid.sigma_to
+        beta = torch.broadcast_to(term.beta_at(sigma), sigma.shape)
+        if not bool((beta.detach() >= 0.0).all()):
+            bad = int(torch.nonzero(~(beta.detach() >= 0.0))[0])
+            raise SolverConfigError(f"beta(sigma) must be >= 0, got {float(beta[bad])} at sigma={float(sigma[bad]):.6g}")
         dtau = sigma - sigma_next
-        self.drift_weights = (1.0 / sigma + beta) * dtau
-        self.noise_weights = np.sqrt(2.0 * beta) * sigma * np.sqrt(dtau)
+        self.drift_weights = grid.constants((1.0 / sigma + beta) * dtau)
+        self.noise_weights = grid.constants(torch.sqrt(2.0 * beta) * sigma * torch.sqrt(dtau))
 
-    def step(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]
-        denoised = self.model(x, sigma)
-        if sigma_next == 0.0:
-            return denoised, denoised
+    def step(self, i: int, x: torch.Tensor) -> StepGenerator:
+        denoised = yield x, self.grid.sigma(i)
         x_next = torch.lerp(x, denoised, self.drift_weights[i])
-        return torch.add(x_next, self.noise.increment(sigma, sigma_next), alpha=self.noise_weights[i]), denoised
+        increment = self.noise.increment(self.grid.values[i], self.grid.values[i + 1])
+        return add_weighted(x_next, [self.noise_weights[i]], [increment]), denoised
 
 
+@dataclass(frozen=True, repr=False)
 class EulerMaruyama(Solver):
     """Euler-Maruyama on :class:`~probflow.ReverseSDE` in ``tau = -sigma``.
 
@@ -47,14 +47,11 @@ class EulerMaruyama(Solver):
     (Kloeden & Platen 1992, sec. 10.2 and 10.4) rather than the generic 0.5.
     """
 
-    name = "euler_maruyama"
-    stochastic = True
-    term_kind = "sde"
-    order = 1
-    strong_order = 1.0
+    family: ClassVar[str] = "euler_maruyama"
+    stochastic: ClassVar[bool] = True
+    integrates_term: ClassVar[bool] = True
+    term_kind: ClassVar[str] = "sde"
+    strong_order: ClassVar[float] = 1.0
 
-    def start(self, term: ReverseSDE, model: ModelCall, sigmas: list[float], noise: NoiseSource) -> _EulerMaruyamaStepper:
-        return _EulerMaruyamaStepper(term, model, sigmas, noise)
-
-    def __repr__(self) -> str:
-        return "EulerMaruyama()"
+    def start(self, grid: Grid, term: ReverseSDE, noise: NoiseSource) -> _EulerMaruyamaStepper:
+        return _EulerMaruyamaStepper(term, grid, noise)

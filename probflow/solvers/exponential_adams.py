@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import math
 from collections import deque
+from dataclasses import dataclass, field
 from functools import partial
+from typing import ClassVar
 
-import numpy as np
 import torch
-from numpy.typing import ArrayLike
 
 from probflow.errors import SolverConfigError
-from probflow.model_call import ModelCall
-from probflow.noise import NoiseSource
-from probflow.solvers.base import Solver
+from probflow.solvers.base import Solver, StepGenerator
 from probflow.solvers.combination import add_weighted
-from probflow.solvers.quadrature import lagrange_integral_weights, multistep_weights
+from probflow.solvers.grid import Grid
+from probflow.solvers.quadrature import TensorLike, lagrange_integral_weights, multistep_weights
+from probflow.validation import check_choice, check_int
 
 FORMS = ("data", "noise")
 
 
-def exponential_adams_weights(form: str, nodes: ArrayLike, start: ArrayLike, end: ArrayLike,
-                              counts: ArrayLike | None = None) -> np.ndarray:
+def exponential_adams_weights(form: str, nodes: TensorLike, start: TensorLike, end: TensorLike,
+                              counts: TensorLike | None = None) -> torch.Tensor:
     """Weights ``c_j`` of a step from ``lambda = start`` to ``end`` for values given at the lambda ``nodes``.
 
     * ``"data"``: ``x' = (sigma'/sigma) x + sum_j c_j D_j``, ``c_j = integral exp(l - end) l_j(l) dl``;
@@ -35,36 +34,36 @@ def exponential_adams_weights(form: str, nodes: ArrayLike, start: ArrayLike, end
     return lagrange_integral_weights(nodes, start, end, counts=counts, weight=kernel)
 
 
-def _data_kernel(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    return np.exp(points - end)
+def _data_kernel(points: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    return torch.exp(points - end)
 
 
-def _noise_kernel(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    return -np.exp(-points)
+def _noise_kernel(points: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    return -torch.exp(-points)
 
 
-def half_log_snr(sigmas: ArrayLike) -> np.ndarray:
+def half_log_snr(sigmas: TensorLike) -> torch.Tensor:
     """``lambda = -log sigma`` (the half log-SNR of the VE process; Lu et al. 2022), ``inf`` at ``sigma = 0``."""
-    with np.errstate(divide="ignore"):
-        return -np.log(np.asarray(sigmas, dtype=np.float64))
+    return -torch.log(torch.as_tensor(sigmas, dtype=torch.float64))
 
 
-def extrapolation_to_zero_weights(sigmas: list[float]) -> list[float]:
+def extrapolation_to_zero_weights(sigmas: torch.Tensor) -> list[torch.Tensor]:
     """``w_j = l_j(0)``: the Lagrange basis over the nodes ``u_j = sigma_j^2`` evaluated at ``u = 0``."""
-    nodes = [s * s for s in sigmas]
-    return [math.prod(-other / (node - other) for m, other in enumerate(nodes) if m != j)
-            for j, node in enumerate(nodes)]
-
-
-def _is_int_in(value: object, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+    nodes = [sigma * sigma for sigma in sigmas]
+    weights = []
+    for j, node in enumerate(nodes):
+        weight = torch.ones((), dtype=torch.float64)
+        for m, other in enumerate(nodes):
+            if m != j:
+                weight = weight * (-other / (node - other))
+        weights.append(weight)
+    return weights
 
 
 class _ExponentialAdamsStepper:
-    """Weights for every step are computed once and kept as float64 arrays (a few bytes per step, so a long grid
-    costs little memory); row ``i`` holds the predictor (and corrector) weights of step ``i``, zero-padded.
-
-    The weights are stored in the form the step applies them, so that a step is one tensor operation per weight:
+    """Weights for every step are computed once (a few numbers per step); row ``i`` holds the predictor (and
+    corrector) weights of step ``i``, zero-padded, in the form the step applies them, so that a step is one tensor
+    operation per weight:
 
     * noise form: the history keeps ``x - D = sigma eps``, so each weight carries its node's ``1/sigma``;
     * data form: both stages start from the first-order step ``lerp(D_i, x, r) = r x + (1 - r) D_i``
@@ -72,66 +71,70 @@ class _ExponentialAdamsStepper:
       gives back ``1 - r``.
     """
 
-    def __init__(self, config: "ExponentialAdams", model: ModelCall, sigmas: list[float]):
-        self.model = model
-        self.sigmas = sigmas
+    def __init__(self, config: ExponentialAdams, grid: Grid):
+        self.grid = grid
         self.noise_form = config.form == "noise"
-        self.final_nodes = config.final_nodes
-        steps = np.arange(len(sigmas) - 1)
-        grid = np.asarray(sigmas)
-        sigma, sigma_next = grid[:-1], grid[1:]
-        weighted = sigma_next > 0.0  # the step into 0 extrapolates instead
+        # Interior steps only: the step into 0 extrapolates instead.
+        steps = torch.arange(grid.interior_steps)
+        sigmas = grid.sigmas[:grid.interior_steps + 1]
         # The first step is always corrected, with 2 nodes: the method starts itself (see ExponentialAdams).
-        corrector_nodes = np.where(steps == 0, 2, config.corrector_order)
-        self.predictor_counts = np.where(weighted, np.minimum(config.predictor_order, steps + 1), 0)
-        self.corrector_counts = np.where(weighted, np.minimum(corrector_nodes, steps + 2), 0)
-        lambdas = half_log_snr(grid)
+        corrector_nodes = torch.where(steps == 0, 2, config.corrector_order)
+        predictor_counts = torch.clamp(steps + 1, max=config.predictor_order)
+        corrector_counts = torch.minimum(corrector_nodes, steps + 2)
+        lambdas = half_log_snr(sigmas)
         step_weights = partial(exponential_adams_weights, config.form)
-        node_scales = grid if self.noise_form else None
-        self.predictor = multistep_weights(lambdas, self.predictor_counts, step_weights, node_scales=node_scales)
-        self.corrector = multistep_weights(lambdas, self.corrector_counts, step_weights, lead=1,
-                                           node_scales=node_scales)
+        node_scales = sigmas if self.noise_form else None
+        predictor = multistep_weights(lambdas, predictor_counts, step_weights, node_scales=node_scales)
+        corrector = multistep_weights(lambdas, corrector_counts, step_weights, lead=1, node_scales=node_scales)
+        ratio = grid.sigma_to / grid.sigma_from
         if not self.noise_form:
-            first_order = np.where(weighted, 1.0 - sigma_next / sigma, 0.0)
-            self.predictor[:, 0] -= first_order
-            corrected = self.corrector_counts > 0
-            self.corrector = np.pad(self.corrector, ((0, 0), (0, max(0, 2 - self.corrector.shape[1]))))
-            self.corrector[:, 1] -= np.where(corrected, first_order, 0.0)
-            self.corrector_counts = np.where(corrected, np.maximum(self.corrector_counts, 2), 0)
+            first_order = (1.0 - ratio)[:, None]
+            predictor = torch.cat([predictor[:, :1] - first_order, predictor[:, 1:]], dim=1)
+            corrected = (corrector_counts > 0)[:, None]
+            corrector = torch.nn.functional.pad(corrector, (0, max(0, 2 - corrector.shape[1])))
+            corrector = torch.cat([corrector[:, :1], corrector[:, 1:2] - torch.where(corrected, first_order, 0.0),
+                                   corrector[:, 2:]], dim=1)
+            corrector_counts = torch.where(corrected[:, 0], torch.clamp(corrector_counts, min=2), 0)
+        self.predictor_counts = predictor_counts.numpy()
+        self.corrector_counts = corrector_counts.numpy()
+        self.predictor = grid.constants(predictor)
+        self.corrector = grid.constants(corrector)
+        self.ratios = grid.constants(ratio)
+        last = grid.num_steps - 1
+        nodes = sigmas[max(0, last - config.final_nodes + 1):last + 1].flip(0)
+        self.final_weights = grid.constants(torch.stack(extrapolation_to_zero_weights(nodes)))
         self.values: deque[torch.Tensor] = deque(maxlen=max(config.predictor_order, config.corrector_order, 2))
-        self.denoised: deque[torch.Tensor] = deque(maxlen=self.final_nodes)
+        self.denoised: deque[torch.Tensor] = deque(maxlen=config.final_nodes)
         self.evaluated = -1
 
-    def _evaluate(self, x: torch.Tensor, index: int) -> None:
-        """Call the model at ``sigmas[index]`` and push ``D`` (in noise form, ``x - D``) onto the history."""
-        denoised = self.model(x, self.sigmas[index])
+    def _evaluate(self, x: torch.Tensor, index: int) -> StepGenerator:
+        """Request ``D`` at ``sigmas[index]`` and push it (in noise form, ``x - D``) onto the history."""
+        denoised = yield x, self.grid.sigma(index)
         self.denoised.appendleft(denoised)
         self.values.appendleft(x - denoised if self.noise_form else denoised)
         self.evaluated = index
 
-    def _extrapolate_to_zero(self, i: int) -> torch.Tensor:
-        nodes = [self.sigmas[i - j] for j in range(min(self.final_nodes, i + 1))]
-        x_zero = None
-        for weight, denoised in zip(extrapolation_to_zero_weights(nodes), self.denoised):
-            x_zero = denoised * weight if x_zero is None else torch.add(x_zero, denoised, alpha=weight)
-        return x_zero
+    def _extrapolate_to_zero(self) -> torch.Tensor:
+        weights, denoised = iter(self.final_weights), iter(self.denoised)
+        first = next(denoised) * next(weights)
+        return add_weighted(first, weights, denoised)
 
-    def step(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(self, i: int, x: torch.Tensor) -> StepGenerator:
         if self.evaluated < i:
-            self._evaluate(x, i)
+            yield from self._evaluate(x, i)
         denoised = self.denoised[0]
-        sigma_next = self.sigmas[i + 1]
-        if sigma_next == 0.0:
-            return self._extrapolate_to_zero(i), denoised
-        base = x if self.noise_form else torch.lerp(denoised, x, sigma_next / self.sigmas[i])
-        predicted = add_weighted(base, self.predictor[i, :self.predictor_counts[i]].tolist(), self.values)
+        if self.grid.values[i + 1] == 0.0:
+            return self._extrapolate_to_zero(), denoised
+        base = x if self.noise_form else torch.lerp(denoised, x, self.ratios[i])
+        predicted = add_weighted(base, self.predictor[i][:self.predictor_counts[i]], self.values)
         corrector_count = self.corrector_counts[i]
         if corrector_count == 0:
             return predicted, denoised
-        self._evaluate(predicted, i + 1)
-        return add_weighted(base, self.corrector[i, :corrector_count].tolist(), self.values), denoised
+        yield from self._evaluate(predicted, i + 1)
+        return add_weighted(base, self.corrector[i][:corrector_count], self.values), denoised
 
 
+@dataclass(frozen=True, repr=False, init=False)
 class ExponentialAdams(Solver):
     """Exponential Adams multistep in ``lambda = -log sigma``: predictor, optional corrector, extrapolated last step.
 
@@ -166,24 +169,32 @@ class ExponentialAdams(Solver):
     last step is corrected.
     """
 
-    name = "exp_adams"
+    family: ClassVar[str] = "exp_adams"
+    steps_into_zero: ClassVar[bool] = True
+    predictor_order: int = field(default=3, metadata={"parameter": "order"})
+    form: str = "data"
+    corrector_order: int = 4
+    final_nodes: int = 2
 
     def __init__(self, order: int = 3, *, form: str = "data", corrector_order: int = 4, final_nodes: int = 2):
-        if not _is_int_in(order, 1, 4):
-            raise SolverConfigError(f"ExponentialAdams order must be an integer in 1..4, got {order!r}")
-        if not _is_int_in(corrector_order, 0, 5):
-            raise SolverConfigError(f"corrector_order must be an integer in 0..5 (0: no corrector), got "
-                                    f"{corrector_order!r}")
-        if form not in FORMS:
-            raise SolverConfigError(f"ExponentialAdams form must be one of {FORMS}, got {form!r}")
-        if not _is_int_in(final_nodes, 1, 3):
-            raise SolverConfigError(f"final_nodes must be an integer in 1..3, got {final_nodes!r}")
-        self.predictor_order = order
-        self.form = form
-        self.corrector_order = corrector_order
-        self.final_nodes = final_nodes
-        self.order = min(min(corrector_order, order + 1) if corrector_order else order, 3)
-        self.name = f"exp_adams_{form}{order}" + (f"_pc{corrector_order}" if corrector_order else "")
+        error = SolverConfigError
+        object.__setattr__(self, "predictor_order", check_int("ExponentialAdams order", order, minimum=1, maximum=4,
+                                                              error=error))
+        object.__setattr__(self, "form", check_choice("ExponentialAdams form", form, FORMS, error=error))
+        object.__setattr__(self, "corrector_order", check_int("corrector_order (0: no corrector)", corrector_order,
+                                                              minimum=0, maximum=5, error=error))
+        object.__setattr__(self, "final_nodes", check_int("final_nodes", final_nodes, minimum=1, maximum=3,
+                                                          error=error))
+
+    @property
+    def order(self) -> int:
+        corrected = min(self.corrector_order, self.predictor_order + 1) if self.corrector_order else self.predictor_order
+        return min(corrected, 3)
+
+    @property
+    def name(self) -> str:
+        corrector = f"_pc{self.corrector_order}" if self.corrector_order else ""
+        return f"exp_adams_{self.form}{self.predictor_order}{corrector}"
 
     def nfe(self, num_steps: int, ends_at_zero: bool = True) -> int:
         if ends_at_zero:
@@ -191,10 +202,5 @@ class ExponentialAdams(Solver):
         last_corrected = self.corrector_order > 0 or num_steps == 1
         return num_steps + int(last_corrected)
 
-    def start(self, term: object, model: ModelCall, sigmas: list[float], noise: NoiseSource
-              ) -> _ExponentialAdamsStepper:
-        return _ExponentialAdamsStepper(self, model, sigmas)
-
-    def __repr__(self) -> str:
-        return (f"ExponentialAdams(order={self.predictor_order}, form={self.form!r}, "
-                f"corrector_order={self.corrector_order}, final_nodes={self.final_nodes})")
+    def start(self, grid: Grid) -> _ExponentialAdamsStepper:
+        return _ExponentialAdamsStepper(self, grid)

@@ -3,56 +3,55 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass, field
 from functools import partial
+from typing import ClassVar
 
-import numpy as np
 import torch
 
 from probflow.errors import SolverConfigError
-from probflow.model_call import ModelCall
-from probflow.noise import NoiseSource
-from probflow.solvers.base import Solver
+from probflow.solvers.base import Solver, StepGenerator
 from probflow.solvers.combination import add_weighted
+from probflow.solvers.grid import Grid
 from probflow.solvers.quadrature import lagrange_integral_weights, multistep_weights
-from probflow.solvers.runge_kutta import EULER, HEUN2, RK3, runge_kutta_step
+from probflow.solvers.runge_kutta import EULER, HEUN2, RK3, RungeKuttaSteps
+from probflow.validation import check_choice, check_int
 
 _STARTUP_TABLEAUS = {1: EULER, 2: HEUN2, 3: RK3}
+STARTUPS = ("runge_kutta", "adams")
 
 
 class _LMSStepper:
     """Row ``i`` of ``weights`` holds step ``i``'s Adams weights divided by their nodes' sigmas, ``c_ij /
-    sigma_{i-j}`` (zero-padded float64), so that the history keeps ``u_m = x_m - D_m`` and no division is left
-    per step. The first ``startup_steps`` steps are Runge-Kutta steps, and a step into 0 is the final denoise."""
+    sigma_{i-j}`` (zero-padded), so that the history keeps ``u_m = x_m - D_m`` and no division is left per step.
+    The first ``startup_steps`` steps are Runge-Kutta steps."""
 
-    def __init__(self, order: int, startup: str, model: ModelCall, sigmas: list[float]):
-        self.model = model
-        self.sigmas = sigmas
+    def __init__(self, order: int, startup: str, grid: Grid):
         self.history: deque[torch.Tensor] = deque(maxlen=order)
-        self.startup = _STARTUP_TABLEAUS.get(order - 1)
         # Runge-Kutta until the Adams order min(k, i + 1) reaches k - 1, i.e. for steps i < k - 2.
         self.startup_steps = max(order - 2, 0) if startup == "runge_kutta" else 0
-        steps = np.arange(len(sigmas) - 1)
-        grid = np.asarray(sigmas, dtype=np.float64)
-        adams = (steps >= self.startup_steps) & (grid[1:] > 0.0)
-        counts = np.where(adams, np.minimum(order, steps + 1), 0)
-        self.weights = multistep_weights(grid, counts, partial(lagrange_integral_weights, num_points=order),
-                                         node_scales=grid)
+        if self.startup_steps:
+            self.startup = RungeKuttaSteps(_STARTUP_TABLEAUS[order - 1], grid, grid.sigma_from, grid.sigma_to)
+        steps = torch.arange(grid.num_steps)
+        adams = (steps >= self.startup_steps) & (grid.sigmas[1:].detach() > 0.0)
+        counts = torch.where(adams, torch.clamp(steps + 1, max=order), 0)
+        self.weights = grid.constants(multistep_weights(
+            grid.sigmas, counts, partial(lagrange_integral_weights, num_points=order), node_scales=grid.sigmas))
+        self.grid = grid
 
-    def step(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]
-        if sigma_next == 0.0:
-            # Into sigma = 0: the final denoise, never mixed with history taken at other sigmas.
-            denoised = self.model(x, sigma)
-            return denoised, denoised
+    def step(self, i: int, x: torch.Tensor) -> StepGenerator:
         if i < self.startup_steps:
-            x_next, denoised = runge_kutta_step(self.model, self.startup, x, sigma, sigma_next)
-            self.history.appendleft(x - denoised)
-            return x_next, denoised
-        denoised = self.model(x, sigma)
+            x_next, denoised = yield from self.startup.step(i, x)
+        else:
+            denoised = yield x, self.grid.sigma(i)
+            x_next = None
         self.history.appendleft(x - denoised)
-        return add_weighted(x, self.weights[i].tolist(), self.history), denoised
+        if x_next is None:
+            x_next = add_weighted(x, self.weights[i], self.history)
+        return x_next, denoised
 
 
+@dataclass(frozen=True, repr=False, init=False)
 class LMS(Solver):
     """Variable-step Adams-Bashforth of order ``k`` on ``dx/dsigma = (x - D)/sigma``.
 
@@ -70,30 +69,36 @@ class LMS(Solver):
     The step into sigma = 0 is the final denoise and never mixes stale history.
     """
 
-    name = "lms"
+    family: ClassVar[str] = "lms"
+    adams_order: int = field(default=4, metadata={"parameter": "order"})
+    startup: str = "runge_kutta"
 
     def __init__(self, order: int = 4, startup: str = "runge_kutta"):
-        if not isinstance(order, int) or isinstance(order, bool) or order < 1:
-            raise SolverConfigError(f"LMS order must be an integer >= 1, got {order!r}")
-        if order > 4:
-            raise SolverConfigError(f"LMS order must be at most 4 (higher Adams methods are unstable here), got {order}")
-        if startup not in ("runge_kutta", "adams"):
-            raise SolverConfigError(f"LMS startup must be 'runge_kutta' or 'adams', got {startup!r}")
-        self.lms_order = order
-        self.startup = startup
-        self.order = order if startup == "runge_kutta" else min(order, 2)
-        self.name = f"lms{order}" if startup == "runge_kutta" else f"lms{order}-adams-startup"
+        object.__setattr__(self, "adams_order", check_int("LMS order", order, minimum=1, maximum=4,
+                                                          error=SolverConfigError))
+        object.__setattr__(self, "startup", check_choice("LMS startup", startup, STARTUPS, error=SolverConfigError))
+
+    @property
+    def order(self) -> int:
+        return self.adams_order if self.startup == "runge_kutta" else min(self.adams_order, 2)
+
+    @property
+    def name(self) -> str:
+        return f"lms{self.adams_order}" + ("" if self.startup == "runge_kutta" else "-adams-startup")
+
+    @property
+    def asymptotic_steps(self) -> int:
+        """Variable-step Adams approaches its order slowly on Karras grids, whose step ratios vary strongly: LMS2
+        from about 64 steps, LMS3 and LMS4 from about 128."""
+        return {1: 32, 2: 64}.get(self.order, 128)
 
     def nfe(self, num_steps: int, ends_at_zero: bool = True) -> int:
         """N calls, plus ``stages - 1`` extra for each Runge-Kutta start-up step."""
         calls = super().nfe(num_steps, ends_at_zero)
-        if self.startup == "adams" or self.lms_order < 3:
+        if self.startup == "adams" or self.adams_order < 3:
             return calls
-        startup_steps = min(self.lms_order - 2, num_steps - int(ends_at_zero))
-        return calls + startup_steps * (_STARTUP_TABLEAUS[self.lms_order - 1].stages - 1)
+        startup_steps = min(self.adams_order - 2, num_steps - int(ends_at_zero))
+        return calls + startup_steps * (_STARTUP_TABLEAUS[self.adams_order - 1].stages - 1)
 
-    def start(self, term: object, model: ModelCall, sigmas: list[float], noise: NoiseSource) -> _LMSStepper:
-        return _LMSStepper(self.lms_order, self.startup, model, sigmas)
-
-    def __repr__(self) -> str:
-        return f"LMS(order={self.lms_order}, startup={self.startup!r})"
+    def start(self, grid: Grid) -> _LMSStepper:
+        return _LMSStepper(self.adams_order, self.startup, grid)

@@ -2,104 +2,132 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
-from torchsde._core import base_sde, methods
+import torchsde
 
 from probflow.brownian import BrownianNoise, SeededBrownian
 from probflow.errors import SolverConfigError
-from probflow.model_call import ModelCall
 from probflow.noise import NoiseSource
 from probflow.solvers.base import Solver
+from probflow.solvers.grid import Grid
 from probflow.terms import ReverseSDE
+from probflow.validation import check_choice, check_int
 
-#: method -> (SDE type it solves, strong order for additive noise, drift calls per step).
+#: method -> (SDE type it solves, strong order for additive noise, drift evaluations per step). The counts are
+#: distinct drift evaluations: torchsde's SRK re-evaluates earlier stages' drifts, which :class:`_SDEView` answers
+#: from memory; reversible Heun carries its drift between steps, but ``sdeint`` checks the drift's shape at every
+#: call, and that evaluation is a call of its own.
 METHODS = {
     "euler": ("ito", 1.0, 1),
     "milstein": ("ito", 1.0, 1),
-    "srk": ("ito", 1.5, 10),
+    "srk": ("ito", 1.5, 4),
     "heun": ("stratonovich", 1.0, 2),
     "midpoint": ("stratonovich", 1.0, 2),
-    "reversible_heun": ("stratonovich", 1.0, 1),
+    "reversible_heun": ("stratonovich", 1.0, 2),
 }
+#: Drift evaluations remembered per step: enough for SRK's four stages.
+MEMORY = 8
 
 
-class _StratonovichView(ReverseSDE):
-    """The same SDE declared Stratonovich: valid because the noise is additive (g does not depend on x)."""
+class _SDEView:
+    """The counted :class:`~probflow.ReverseSDE` as torchsde sees it: ``[batch, features]`` states, the method's SDE
+    type (Stratonovich equals Ito here: the noise is additive), and each drift ``f(t, y)`` evaluated once per
+    ``(t, y)``: torchsde asks again for points it already evaluated (its shape check at the start of every
+    ``sdeint`` call, SRK's earlier stages), and a deterministic denoiser gives the same answer."""
 
-    sde_type = "stratonovich"
+    noise_type = "diagonal"
+
+    def __init__(self, term: ReverseSDE, sde_type: str):
+        self.term = term
+        self.sde_type = sde_type
+        self._drifts: list[tuple[float, torch.Tensor, int, torch.Tensor]] = []
+
+    def f(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        time = float(t)
+        for known_time, known_y, version, drift in self._drifts:
+            if known_y is y and version == y._version and known_time == time:
+                return drift
+        drift = self.term.f(t, y)
+        self._drifts = [(time, y, y._version, drift), *self._drifts[:MEMORY - 1]]
+        return drift
+
+    def g(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.term.g(t, y)
 
 
 class _TorchSDEStepper:
-    def __init__(self, config: "TorchSDE", term: ReverseSDE, model: ModelCall, sigmas: list[float],
-                 noise: NoiseSource):
+    def __init__(self, config: TorchSDE, term: ReverseSDE, grid: Grid, noise: NoiseSource):
+        if grid.differentiable and grid.sigmas.requires_grad:
+            raise SolverConfigError(f"{config.name}: torchsde does not differentiate with respect to its times; "
+                                    "gradients with respect to the sigma grid need a hand-written solver")
         self.config = config
-        self.model = model
-        self.sigmas = sigmas
-        sde_type = METHODS[config.method][0]
-        view = _StratonovichView if sde_type == "stratonovich" else ReverseSDE
-        sde = view(model, term.beta, shape=tuple(model.shape[1:]))
-        levy = "space-time" if config.method == "srk" else "none"
+        self.grid = grid
+        self.view = _SDEView(term, METHODS[config.method][0])
         if isinstance(noise, BrownianNoise):
-            brownian = noise.brownian
+            self.brownian = noise.brownian
         else:
-            positive = [s for s in sigmas if s > 0.0]
-            flat_shape = torch.Size([model.shape[0], model.shape[1:].numel()])
-            brownian = SeededBrownian(-positive[0], -positive[-1], flat_shape, model.dtype, model.device,
-                                      noise.generators, levy_area_approximation=levy)
-        # torchsde's own stepper, driven on our grid. sdeint() would re-run its shape contract (two drift
-        # calls) at every call and, with one call for the whole grid, step on a uniform dt instead.
-        solver_class = methods.select(method=config.method, sde_type=sde_type)
-        self.stepper = solver_class(sde=base_sde.ForwardSDE(sde), bm=brownian, dt=1.0, adaptive=False,
-                                    rtol=0.0, atol=0.0, dt_min=0.0, options={})
+            positive = grid.values[:grid.interior_steps + 1]
+            flat_shape = torch.Size([noise.shape[0], noise.shape[1:].numel()])
+            levy = "space-time" if config.method == "srk" else "none"
+            self.brownian = SeededBrownian(-positive[0], -positive[-1], flat_shape, noise.dtype, noise.device,
+                                           noise.generators, levy_area_approximation=levy)
         self.extra: tuple | None = None
 
-    def step(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]
-        if sigma_next == 0.0:
-            denoised = self.model(x, sigma)
-            return denoised, denoised
+    def step(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         y = x.reshape(x.shape[0], -1)
-        substep = (sigma - sigma_next) / self.config.substeps
-        for k in range(self.config.substeps):
-            t0 = torch.tensor(-sigma + k * substep, dtype=x.dtype, device=x.device)
-            t1 = torch.tensor(-sigma + (k + 1) * substep if k + 1 < self.config.substeps else -sigma_next,
-                              dtype=x.dtype, device=x.device)
-            if self.extra is None:
-                self.extra = self.stepper.init_extra_solver_state(t0, y)
-            y, self.extra = self.stepper.step(t0, t1, y, self.extra)
+        start, end = -self.grid.values[i], -self.grid.values[i + 1]
+        substeps = self.config.substeps
+        for k in range(substeps):
+            t0 = start + k * (end - start) / substeps
+            t1 = start + (k + 1) * (end - start) / substeps if k + 1 < substeps else end
+            times = torch.tensor([t0, t1], dtype=x.dtype, device=x.device)
+            # One step per call: dt beyond the interval, so that torchsde lands on t1 exactly (min(t0 + dt, t1)).
+            ys, self.extra = torchsde.sdeint(self.view, y, times, bm=self.brownian, method=self.config.method,
+                                             dt=2.0 * (t1 - t0), extra=True, extra_solver_state=self.extra)
+            y = ys[-1]
         return y.reshape(x.shape), None
 
 
+@dataclass(frozen=True, repr=False)
 class TorchSDE(Solver):
-    """Run torchsde's ``method`` (as ``torchsde.sdeint`` would) on a :class:`~probflow.ReverseSDE`, seeded.
+    """``torchsde.sdeint`` with ``method`` on a :class:`~probflow.ReverseSDE`, seeded, one grid interval at a time.
 
-    Each grid interval is integrated with ``substeps`` fixed steps of torchsde's method, all reading one
-    :class:`~probflow.brownian.SeededBrownian` path (per-sample seeds when ``generator`` is a sequence),
-    so refining the grid refines the same path; a :class:`~probflow.brownian.BrownianNoise` passed as
-    ``generator`` supplies that path, shared with hand-written steppers. The state is flattened to ``[batch, features]`` for torchsde.
-    The drift is singular at sigma = 0: the solve ends at the last positive sigma and a grid ending in 0 takes
-    a final denoise. Stratonovich methods (heun, midpoint, reversible_heun) are valid because the noise is
-    additive. ``order`` is the weak order (1); ``strong_order`` the method's strong order for additive noise.
+    Each grid interval is integrated with ``substeps`` fixed steps of torchsde's method (one ``sdeint`` call each,
+    carrying the method's state between calls), all reading one :class:`~probflow.brownian.SeededBrownian` path
+    (per-sample seeds when ``generator`` is a sequence), so refining the grid refines the same path; a
+    :class:`~probflow.brownian.BrownianNoise` passed as ``generator`` supplies that path, shared with hand-written
+    steppers. The state is flattened to ``[batch, features]`` for torchsde. The drift is singular at sigma = 0: the
+    solve ends at the last positive sigma and a grid ending in 0 takes the loop's final denoise. Stratonovich
+    methods (heun, midpoint, reversible_heun) are valid because the noise is additive. ``order`` is the weak order
+    (1); ``strong_order`` the method's strong order for additive noise; ``calls_per_step`` counts distinct drift
+    evaluations (see :data:`METHODS`).
     """
 
-    name = "torchsde"
-    stochastic = True
-    term_kind = "sde"
-    order = 1
+    family: ClassVar[str] = "torchsde"
+    stochastic: ClassVar[bool] = True
+    integrates_term: ClassVar[bool] = True
+    term_kind: ClassVar[str] = "sde"
+    method: str = "euler"
+    substeps: int = 1
 
-    def __init__(self, method: str = "euler", *, substeps: int = 1):
-        if method not in METHODS:
-            raise SolverConfigError(f"unknown torchsde method {method!r}; known: {', '.join(METHODS)}")
-        if not isinstance(substeps, int) or substeps < 1:
-            raise SolverConfigError(f"substeps must be an integer >= 1, got {substeps!r}")
-        self.method = method
-        self.substeps = substeps
-        self.strong_order = METHODS[method][1]
-        self.calls_per_step = METHODS[method][2] * substeps
-        self.name = f"torchsde:{method}"
+    def __post_init__(self) -> None:
+        check_choice("torchsde method", self.method, tuple(METHODS), error=SolverConfigError)
+        object.__setattr__(self, "substeps", check_int("substeps", self.substeps, minimum=1, error=SolverConfigError))
 
-    def start(self, term: ReverseSDE, model: ModelCall, sigmas: list[float], noise: NoiseSource) -> _TorchSDEStepper:
-        return _TorchSDEStepper(self, term, model, sigmas, noise)
+    @property
+    def name(self) -> str:
+        return f"torchsde:{self.method}"
 
-    def __repr__(self) -> str:
-        return f"TorchSDE({self.method!r}, substeps={self.substeps})"
+    @property
+    def strong_order(self) -> float:
+        return METHODS[self.method][1]
+
+    @property
+    def calls_per_step(self) -> int:
+        return METHODS[self.method][2] * self.substeps
+
+    def start(self, grid: Grid, term: ReverseSDE, noise: NoiseSource) -> _TorchSDEStepper:
+        return _TorchSDEStepper(self, term, grid, noise)

@@ -1,5 +1,6 @@
-"""DDIM's ``median_sigma`` option: the step of the lesson's "median sig" experiment (fastai course22p2
-``22_noise-pred``), checked against the notebook's formula written out on the VP state in float64."""
+"""The lesson's DDIM: its ``median_sigma`` step (the "median sig" experiment of fastai course22p2 ``22_noise-pred``)
+checked against the notebook's formula written out on the VP state in float64, and the alias that keeps the old
+``DDIM(..., clip=...)`` spelling working."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import probflow
 from probflow.comparison import cosine_ddim_sigmas
 from probflow.errors import SolverConfigError
 from probflow.noise import seed_generators
-from probflow.solvers import DDIM
+from probflow.comparison.lesson_ddim import LessonDDIM
+from probflow.solvers import DDIM, get_solver
 
 STEPS = 100
 CLIP = 4.0
@@ -24,11 +26,15 @@ def denoiser(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return 0.8 * x / (1.0 + sigma.reshape(-1, 1, 1, 1) ** 2) + 0.1
 
 
+def sigmoid_of_mean(x_vp: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(x_vp.flatten(1).mean(dim=1))
+
+
 def constant_predictor(alpha_bar_hat: torch.Tensor):
     return lambda x_vp: alpha_bar_hat.to(x_vp.dtype)
 
 
-def one_lesson_step(index: int, solver: DDIM) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+def one_lesson_step(index: int, solver: LessonDDIM) -> tuple[torch.Tensor, torch.Tensor, float, float]:
     """The start state, probflow's state after step ``index`` of the lesson's 100-step cosine grid, and the step's
     sigmas."""
     sigmas = cosine_ddim_sigmas(STEPS)
@@ -61,8 +67,8 @@ def lesson_median_step(x: torch.Tensor, sigma: float, index: int, alpha_bar_hat:
     return x_vp_next / math.sqrt(abar_next)
 
 
-def median_ddim(alpha_bar_hat: torch.Tensor, eta: float, median_sigma: bool = True) -> DDIM:
-    return DDIM(eta, alpha_bar_predictor=constant_predictor(alpha_bar_hat), clip=CLIP, noise_cutoff=CUTOFF,
+def median_ddim(alpha_bar_hat: torch.Tensor, eta: float, median_sigma: bool = True) -> LessonDDIM:
+    return LessonDDIM(eta, alpha_bar_predictor=constant_predictor(alpha_bar_hat), clip=CLIP, noise_cutoff=CUTOFF,
                 median_sigma=median_sigma)
 
 
@@ -97,10 +103,10 @@ def test_a_median_within_one_step_of_clean_gives_the_deterministic_step():
 def test_halving_eta_halves_the_median_sigma_in_the_noise_and_in_the_direction():
     sigmas = cosine_ddim_sigmas(STEPS)
     sigma, sigma_next = float(sigmas[20]), float(sigmas[21])
-    solver = DDIM(1.0, alpha_bar_predictor=torch.sigmoid, median_sigma=True)
+    solver = LessonDDIM(1.0, alpha_bar_predictor=torch.sigmoid, median_sigma=True)
     direction, noise_weight = solver.median_coefficients(0.1, sigma, sigma_next)
-    half_direction, half_noise_weight = DDIM(0.5, alpha_bar_predictor=torch.sigmoid,
-                                             median_sigma=True).median_coefficients(0.1, sigma, sigma_next)
+    half_direction, half_noise_weight = LessonDDIM(0.5, alpha_bar_predictor=torch.sigmoid,
+                                                   median_sigma=True).median_coefficients(0.1, sigma, sigma_next)
     abar_next = 1.0 / (1.0 + sigma_next**2)
     s = float(noise_weight) * math.sqrt(abar_next)
     assert s > 0
@@ -111,9 +117,25 @@ def test_halving_eta_halves_the_median_sigma_in_the_noise_and_in_the_direction()
 
 def test_median_sigma_without_a_noise_level_predictor_is_a_config_error():
     with pytest.raises(SolverConfigError, match="median_sigma needs an alpha_bar_predictor"):
-        DDIM(1.0, median_sigma=True)
+        LessonDDIM(1.0, median_sigma=True)
 
 
-def test_repr_names_the_median_option_only_when_set():
-    assert repr(DDIM(0.5)) == "DDIM(eta=0.5)"
-    assert repr(DDIM(0.5, alpha_bar_predictor=torch.sigmoid, median_sigma=True)) == "DDIM(eta=0.5, median_sigma=True)"
+def test_repr_and_spec_name_every_option_and_the_spec_parses_back():
+    solver = LessonDDIM(0.5, clip=2.0, noise_cutoff=0.01, median_sigma=False)
+    assert solver.spec == "lesson_ddim(eta=0.5, clip=2.0, noise_cutoff=0.01)"
+    assert get_solver(solver.spec) == solver
+    with_predictor = LessonDDIM(0.5, alpha_bar_predictor=sigmoid_of_mean, median_sigma=True)
+    name = f"{sigmoid_of_mean.__module__}:sigmoid_of_mean"
+    assert with_predictor.spec == f"lesson_ddim(eta=0.5, alpha_bar_predictor=<{name}>, median_sigma=True)"
+    assert repr(with_predictor).startswith("LessonDDIM(eta=0.5, alpha_bar_predictor=<function sigmoid_of_mean")
+    assert with_predictor.config()["alpha_bar_predictor"] == name
+
+
+def test_the_old_ddim_spelling_with_lesson_options_warns_and_builds_the_lesson_ddim():
+    with pytest.warns(FutureWarning, match="moved to probflow.comparison.lesson_ddim.LessonDDIM"):
+        import probflow._deprecation as deprecation
+
+        deprecation._warned.discard("DDIM lesson options")
+        solver = DDIM(1.0, clip=2.0, noise_cutoff=0.01)
+    assert solver == LessonDDIM(1.0, clip=2.0, noise_cutoff=0.01) and type(solver) is LessonDDIM
+    assert type(DDIM(1.0)) is DDIM

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from probflow.errors import SigmaGridError
-from probflow.schedules.validation import validate_sigmas
+from probflow.validation import validate_sigmas
 
 
 def finish_grid(sigmas: torch.Tensor, *, append_zero: bool, context: str) -> torch.Tensor:

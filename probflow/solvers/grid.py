@@ -1,0 +1,69 @@
+"""The sigma grid of one solve, as the steppers read it.
+
+A stepper computes what the grid lets it compute once (coefficients, stage sigmas, noise weights) from
+``grid.sigmas``, a float64 tensor, with torch operations, and hands the table to :meth:`Grid.constants`:
+
+* when nothing is differentiated, the constants become a float64 numpy array (8 bytes a number, so a long grid
+  costs little memory), whose entries are Python floats to torch (``numpy.float64`` subclasses ``float``): a step
+  costs only its tensor operations on the state (``torch.add(..., alpha=weight)``), no indexing of tensors;
+* when the solve is differentiable (:func:`probflow.solve` with ``grad=True``, or a state or grid that requires
+  grad), they stay tensors in the state's dtype and device, carrying the autograd graph back to the grid, so that
+  ``d x_final / d sigmas`` flows through every coefficient and every denoiser call.
+
+Decisions that branch (is this the step into 0? is any noise injected?) read the detached ``values``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class Grid:
+    """A validated sigma grid (float64, descending, only the last value may be 0) bound to a state's dtype/device."""
+
+    def __init__(self, sigmas: torch.Tensor, *, dtype: torch.dtype, device: torch.device, differentiable: bool):
+        self.sigmas = sigmas
+        self.values: list[float] = sigmas.detach().tolist()
+        self.dtype = dtype
+        self.device = device
+        self.differentiable = differentiable
+        self._sigma_tensors = sigmas.to(device=device, dtype=dtype) if differentiable else None
+
+    @property
+    def num_steps(self) -> int:
+        """The number of intervals, ``len(sigmas) - 1``."""
+        return len(self.values) - 1
+
+    @property
+    def ends_at_zero(self) -> bool:
+        """Whether the last value is 0 (the last step is then the step into sigma = 0)."""
+        return self.values[-1] == 0.0
+
+    @property
+    def interior_steps(self) -> int:
+        """The steps between positive sigmas: all but the step into 0, which the loop (or the solver) takes apart."""
+        return self.num_steps - int(self.ends_at_zero)
+
+    @property
+    def sigma_from(self) -> torch.Tensor:
+        """``sigmas[i]`` of the interior steps (float64, ``[interior_steps]``)."""
+        return self.sigmas[:self.interior_steps]
+
+    @property
+    def sigma_to(self) -> torch.Tensor:
+        """``sigmas[i + 1]`` of the interior steps, all positive: per-step constants are computed from these two, so
+        that no ``1/0`` or ``sqrt(0)`` of the step into 0 enters the constants or their gradients."""
+        return self.sigmas[1:self.interior_steps + 1]
+
+    def sigma(self, i: int) -> float | torch.Tensor:
+        """``sigmas[i]`` as a model call's noise level: a float, or a 0-d tensor of the state's dtype when
+        differentiable."""
+        return self._sigma_tensors[i] if self._sigma_tensors is not None else self.values[i]
+
+    def constants(self, table: torch.Tensor) -> np.ndarray | torch.Tensor:
+        """Per-step constants (a float64 tensor computed from ``sigmas``) in the form steps use them (module
+        docstring): a float64 numpy array, or a tensor in the state's dtype on its device."""
+        if self._sigma_tensors is None:
+            return table.detach().numpy()
+        return table.to(device=self.device, dtype=self.dtype)
