@@ -54,3 +54,10 @@ class CheckpointError(ProbflowError, ValueError):
 
 class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
     """A pickled checkpoint that needs more than tensors and containers (it could execute code)."""
+
+
+class OutputPathError(ProbflowError, ValueError):
+    """An output path that cannot be written, found before the work starts: a folder where a file is meant to go,
+    a file where a folder is needed, a folder without write permission, or a file format that cannot hold the
+    output (an unknown image suffix, a grid of samples that are not images)."""
+
