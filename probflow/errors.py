@@ -61,3 +61,7 @@ class OutputPathError(ProbflowError, ValueError):
     a file where a folder is needed, a folder without write permission, or a file format that cannot hold the
     output (an unknown image suffix, a grid of samples that are not images)."""
 
+
+class CheckpointMismatchError(CheckpointError):
+    """A checkpoint given to resume a training run that it does not belong to: another configuration, or a step
+    beyond the run's last."""
