@@ -38,7 +38,7 @@ from tests.test_generation_toys import GAUSSIAN, MIXTURE, SLOW_MIXTURE, Slowed
 SEEDS = list(range(6))
 BATCH_SIZE = 2
 NFE = 4
-TRAINING = TrainConfig(objective="edm", steps=3, channels=(8, 16), num_groups=4, batch_size=8)
+TRAINING = TrainConfig(objective="edm", steps=2, channels=(8, 16), num_groups=4, batch_size=8)
 
 TALLY = {"kill points injected": 0, "writers run concurrently": 0, "samples lost": 0, "samples duplicated": 0}
 
