@@ -76,3 +76,14 @@ class CommandError(ProbflowError, ValueError):
 
 class MissingDependencyError(ProbflowError, ImportError):
     """An optional package that a feature needs is not installed; the message says what to ``pip install``."""
+
+
+class OutputPathError(ProbflowError, ValueError):
+    """An output path that cannot be written, found before the work starts: a folder where a file is meant to go,
+    a file where a folder is needed, a folder without write permission, or a file format that cannot hold the
+    output (an unknown image suffix, a grid of samples that are not images)."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """A checkpoint given to resume a training run that it does not belong to: another configuration, or a step
+    beyond the run's last."""

@@ -25,7 +25,7 @@ from probflow.cli import main
     (["schedules", "--schedules", "karras:no_such_parameter=1"], "no_such_parameter"),
     (["schedules", "--steps", "1"], "--steps must be at least 2"),
     (["train", "no-such-recipe", "--out", "{tmp}/w.safetensors"], "unknown recipe 'no-such-recipe'"),
-    (["demo", "--quick", "--out", "{tmp}/file.txt/report"], "cannot create the report folder"),
+    (["demo", "--quick", "--out", "{tmp}/file.txt/report"], "file.txt is a file, not a folder"),
 ])
 def test_user_errors_are_one_line_with_exit_code_2(argv, message, tmp_path, capsys):
     (tmp_path / "file.txt").write_text("not a folder")

@@ -12,9 +12,10 @@ import os
 import pytest
 import torch
 
+from probflow import files
 from probflow.generation import OutputDirError, generate, load_samples
 from probflow.generation import shards as shard_store
-from tests.test_generation_toys import GAUSSIAN, MIXTURE
+from tests.test_generation_toys import GAUSSIAN, MIXTURE, SHAPE
 
 SEEDS = list(range(12))
 NFE = 6
@@ -84,13 +85,15 @@ def test_an_unlisted_shard_whose_name_the_resume_does_not_reuse_is_removed(tmp_p
 
 
 @pytest.mark.parametrize("call_number", [2, 3], ids=["while writing a shard", "while writing a manifest"])
-def test_kill_during_a_write_leaves_only_a_temporary_file_that_the_rerun_removes(tmp_path, monkeypatch, clean,
-                                                                                 call_number):
-    kill_on_call(monkeypatch, shard_store.os, "replace", call_number)
+def test_an_interrupted_write_removes_its_temporary_file_and_the_rerun_completes(tmp_path, monkeypatch, clean,
+                                                                                  call_number):
+    # An exception (KeyboardInterrupt, a full disk) reaches the writer's cleanup; tests/test_crash_safety.py
+    # kills real processes, where nothing runs and the temporary file stays until the next prepare().
+    kill_on_call(monkeypatch, files.os, "replace", call_number)
     with pytest.raises(Killed):
         run(tmp_path)
     monkeypatch.undo()
-    assert len(list(tmp_path.glob(".*.tmp"))) == 1
+    assert not list(tmp_path.glob(".*.tmp"))
     run(tmp_path)
     assert_complete(tmp_path, clean)
 
@@ -139,3 +142,36 @@ def test_a_directory_of_shards_that_probflow_did_not_write_is_left_untouched(tmp
     with pytest.raises(OutputDirError, match="holds shards but no run.json: not a probflow sample directory"):
         run(tmp_path)
     assert foreign.read_bytes() == b"someone else's data" and sorted(tmp_path.iterdir()) == [foreign]
+
+
+class RunsAnotherWriter:
+    """MIXTURE, but its ``call``-th evaluation first runs ``other()``: a second run writing into the same folder
+    while this one samples, interleaved deterministically."""
+
+    shape = SHAPE
+
+    def __init__(self, call: int, other):
+        self.call, self.other, self.calls = call, other, 0
+
+    def __call__(self, x, sigma):
+        self.calls += 1
+        if self.calls == self.call:
+            self.other()
+        return MIXTURE(x, sigma)
+
+
+def test_two_runs_writing_one_folder_at_once_keep_each_others_samples(tmp_path, clean):
+    # Both are rank 0 of their own run and write manifest-rank00000.json; main kept only the last writer's list.
+    other = lambda: generate(MIXTURE, SEEDS[3:9], tmp_path, nfe=NFE, batch_size=3, label="mixture")  # noqa: E731
+    interleaved = RunsAnotherWriter(NFE + 1, other)  # during the second batch, after the first one's commit
+    report = generate(interleaved, SEEDS[:3] + SEEDS[6:], tmp_path, nfe=NFE, batch_size=3, label="mixture")
+    assert report.generated == 9 and interleaved.calls > NFE + 1
+    assert_complete(tmp_path, clean)
+
+
+def test_a_run_of_another_configuration_that_commits_first_is_not_mixed_with(tmp_path):
+    # Both started while the folder was empty; the second to commit finds shards of the other configuration.
+    other = lambda: generate(MIXTURE, [7, 8], tmp_path, nfe=NFE + 2, label="mixture")  # noqa: E731
+    with pytest.raises(OutputDirError, match=r"another configuration \(nfe: 8 there, 6 now"):
+        generate(RunsAnotherWriter(1, other), [0, 1], tmp_path, nfe=NFE, label="mixture")
+    assert load_samples(tmp_path)[0].tolist() == [7, 8]

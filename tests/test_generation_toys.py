@@ -1,6 +1,7 @@
 """Importable denoisers for the generation tests (``--denoiser tests.test_generation_toys:MIXTURE``); no tests.
 
-Both are exact denoisers on 1x4x4 "images", cheap enough for subprocess and multi-process tests:
+``GAUSSIAN`` and ``MIXTURE`` are exact denoisers on 1x4x4 "images", cheap enough for subprocess and multi-process
+tests (``Slowed`` adds a pause per call; ``NEVER_CALLED`` fails any test that samples it):
 
 * ``GAUSSIAN`` is elementwise, so each output row is independent of the batch it is in: bitwise
   batch-size and seed-order invariance can be asserted on it;
@@ -24,16 +25,30 @@ MIXTURE = GaussianMixture(torch.rand(3, *SHAPE, generator=_generator, dtype=torc
 
 
 class Slowed:
-    """``MIXTURE`` with a pause per call, so that a test can kill a run part-way through."""
+    """A denoiser (``MIXTURE`` by default) with a pause per call, so that a test can kill a run part-way through,
+    or two runs on one core take turns."""
 
     shape = SHAPE
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, denoiser: GaussianMixture | Gaussian = MIXTURE):
         self.seconds = seconds
+        self.denoiser = denoiser
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         time.sleep(self.seconds)
-        return MIXTURE(x, sigma)
+        return self.denoiser(x, sigma)
 
 
 SLOW_MIXTURE = Slowed(0.03)
+
+
+class NeverCalled:
+    """A denoiser of 2-D points that fails the test when called: commands must reject their outputs before sampling."""
+
+    shape = (2,)
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("sampled before the output paths were checked")
+
+
+NEVER_CALLED = NeverCalled()

@@ -14,6 +14,7 @@ from probflow.comparison import (
     digits_reals, markdown_table, parse_config, quick, real_vs_real, resolve_denoiser, run_lesson_table, write_rows,
 )
 from probflow.comparison.report import Reference
+from probflow.files import check_output_dir, write_text
 from probflow.generation import parse_seeds
 from probflow.pretrained import DIGITS_SHAPE
 
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("give --config or --table, not both")
     if (args.model or args.denoiser) and not args.config:
         raise CommandError("--model and --denoiser choose the model of --config runs; the lesson tables name theirs")
+    if args.out is not None:
+        check_output_dir(args.out, "--out")
     seeds = _seeds(args)
     configs = [parse_config(text) for text in args.config or ()]
     if configs:
@@ -117,4 +120,4 @@ def _print_table(title: str, rows: list[ComparisonRow], published: Reference | N
     text = f"### {title}\n\n{markdown_table(rows, published)}\n"
     print(text, flush=True)
     if out_dir is not None:
-        (out_dir / "table.md").write_text(text, encoding="utf-8")
+        write_text(out_dir / "table.md", text)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from probflow.cli import CommandError
 from probflow.demo import FULL, QUICK, run_demo
+from probflow.files import check_output_dir
 
 EXAMPLES = """examples:
   probflow demo                      # about a minute on two CPU cores; writes ./report/report.md
@@ -31,10 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CommandError(f"cannot create the report folder {args.out}: {exc.strerror or exc}") from exc
+    check_output_dir(args.out, "--out")
     report = run_demo(args.out, QUICK if args.quick else FULL, progress=not args.no_progress)
     print(f"report written to {report.report.resolve()} ({len(report.files)} images, {report.wall_s:.0f} s)")
     return 0

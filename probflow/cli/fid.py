@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from probflow.cli import CommandError
+from probflow.files import check_output_file, write_text
 from probflow.generation import evaluate, process_group
 from probflow.generation.distributed import parse_device
-from probflow.generation.shards import atomic_write
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.dir.is_dir():
         raise CommandError(f"{args.dir}: no such directory (write samples with 'probflow sample --out')")
+    if args.json is not None:
+        check_output_file(args.json, "--json")
     if not pretrained.weights_path("digits-classifier").is_file():
         raise CommandError(f"the classifier weights are missing: {pretrained.weights_path('digits-classifier')}")
     device = parse_device(args.device)
@@ -48,6 +50,5 @@ def run(args: argparse.Namespace) -> int:
             print(f"KID      {quality.kid:.6f} ± {quality.kid_std:.6f} ({quality.kid_subsets} subsets)")
             print(f"samples  {quality.samples} (reference: digits test split, {quality.reference_samples} images)")
             if args.json is not None:
-                args.json.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(args.json, json.dumps({**quality.to_dict(), "reference": "digits-test"}, indent=1).encode())
+                write_text(args.json, json.dumps({**quality.to_dict(), "reference": "digits-test"}, indent=1))
     return 0

@@ -20,6 +20,7 @@ from probflow.convergence import (
 )
 from probflow.convergence.fit import check_steps, declared_text, measured_text
 from probflow.convergence.plotting import plot_estimates
+from probflow.files import check_figure_file
 from probflow.solvers import get_solver, solver_names
 
 DEFAULT_PROBLEM = "mixture2d"
@@ -53,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rho", type=float, default=7.0, help="Karras grid exponent (default: 7)")
     parser.add_argument("--batch", type=int, default=None, help="number of trajectories (default: the problem's)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the trajectories and Brownian paths (default: 0)")
-    parser.add_argument("--plot", metavar="PNG", help="write the log-log error-vs-NFE plot here")
+    parser.add_argument("--plot", metavar="PNG", help="write the log-log error-vs-NFE plot here (the suffix picks the "
+                                                      "format: .png, .pdf, .svg, ...; none: PNG)")
     parser.set_defaults(handler=run)
 
 
@@ -119,6 +121,8 @@ def _summary_table(estimates: list[OrderEstimate]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.plot:
+        check_figure_file(args.plot, "--plot")
     if args.shape and args.denoiser is None:
         raise CommandError("--shape applies only with --denoiser")
     if args.batch is not None and args.batch < 1:

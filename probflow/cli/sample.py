@@ -14,11 +14,14 @@ from pathlib import Path
 import torch
 
 from probflow.cli import CommandError
+from probflow.errors import OutputPathError
+from probflow.files import check_output_dir, check_output_file, write_bytes
 from probflow.generation import (
-    SamplingPlan, load_samples, parse_seeds, process_group, sample_in_memory, write_grid_png, write_shards,
+    SamplingPlan, encode_png, image_grid, load_samples, parse_seeds, process_group, sample_in_memory, write_grid_png,
+    write_shards,
 )
 from probflow.generation.distributed import parse_device
-from probflow.generation.shards import atomic_write, encode_arrays
+from probflow.generation.shards import encode_arrays
 from probflow.solvers import get_solver
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -66,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.out is None and args.grid is None and args.npz is None:
         raise CommandError("say where the samples go: --out DIR, --grid FILE.png and/or --npz FILE.npz")
+    _check_output_paths(args)
     seeds = _seeds(args)
     device = parse_device(args.device)
     denoiser, label = _denoiser(args)
@@ -76,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         shape=None if args.shape is None else _shape(args.shape), sigma_min=args.sigma_min,
         sigma_max=args.sigma_max, dtype=DTYPES[args.dtype], device=device, label=label,
     )
+    if args.grid is not None:
+        _check_drawable(args.grid, plan.shape)
     with process_group(device) as ranks:
         if args.out is not None:
             report = write_shards(plan, seeds, args.out, batch_size=args.batch_size, progress=args.progress)
@@ -89,6 +95,23 @@ def run(args: argparse.Namespace) -> int:
             if ranks.is_main:
                 _write_files(args, *gathered)
     return 0
+
+
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """Every output can be written, checked before the model is loaded and anything is sampled."""
+    if args.out is not None:
+        check_output_dir(args.out, "--out")
+    for option, path in (("--grid", args.grid), ("--npz", args.npz)):
+        if path is not None:
+            check_output_file(path, option)
+
+
+def _check_drawable(path: Path, shape: tuple[int, ...]) -> None:
+    """Draw one blank sample the way ``--grid`` will draw them all, so that a shape that is no image fails now."""
+    try:
+        encode_png(image_grid(torch.zeros(1, *shape)))
+    except ValueError as exc:
+        raise OutputPathError(f"--grid {path}: samples of shape {tuple(shape)} cannot be drawn ({exc})") from exc
 
 
 def _seeds(args: argparse.Namespace) -> list[int]:
@@ -153,6 +176,5 @@ def _write_files(args: argparse.Namespace, seeds: torch.Tensor, samples: torch.T
         write_grid_png(args.grid, samples)
         print(f"{args.grid}: grid of {samples.shape[0]} samples")
     if args.npz is not None:
-        args.npz.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(args.npz, encode_arrays(seeds=seeds.numpy(), samples=samples.numpy()))
+        write_bytes(args.npz, encode_arrays(seeds=seeds.numpy(), samples=samples.numpy()))
         print(f"{args.npz}: {samples.shape[0]} samples")

@@ -7,6 +7,7 @@ import argparse
 from probflow.cli import CommandError
 from probflow.demo import parse_schedule_spec, plot_schedules
 from probflow.demo.schedule_plots import CHEN, schedule_table
+from probflow.files import check_figure_file
 from probflow.schedules import SCHEDULES
 
 DEFAULT_SCHEDULES = "karras;vp;chen:kind=cosine;chen:kind=sigmoid;chen:kind=linear"
@@ -35,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, default=50, help="sigmas per schedule (default: 50)")
     parser.add_argument("--sigma-min", type=float, default=0.002, help="range of the registry schedules")
     parser.add_argument("--sigma-max", type=float, default=80.0, help="range of the registry schedules")
-    parser.add_argument("--out", metavar="PNG", help="write the plot here (default: print the table only)")
+    parser.add_argument("--out", metavar="PNG", help="write the plot here, in the format its suffix names (.png, .pdf, "
+                                                     ".svg, ...; none: PNG); default: print the table only")
     parser.set_defaults(handler=run)
 
 
@@ -48,6 +50,8 @@ def split_specs(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     if args.steps < 2:
         raise CommandError(f"--steps must be at least 2, got {args.steps}")
+    if args.out:
+        check_figure_file(args.out, "--out")
     specs = [parse_schedule_spec(text) for text in split_specs(args.schedules)]
     if not specs:
         raise CommandError("--schedules names no schedule")

@@ -6,6 +6,7 @@ import argparse
 import time
 
 from probflow.cli import CommandError
+from probflow.files import check_output_dir, check_output_file
 from probflow.training.__main__ import DTYPES
 from probflow.training.recipes import RECIPES, build_recipe
 
@@ -37,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.recipe not in RECIPES:
         raise CommandError(f"unknown recipe {args.recipe!r}; available: {', '.join(sorted(RECIPES))}")
+    check_output_file(args.out, "--out")
+    check_output_dir(args.work_dir, "--work-dir")
     started = time.perf_counter()
     path = build_recipe(args.recipe, args.out, work_dir=args.work_dir, progress=not args.no_progress,
                         dtype=DTYPES[args.dtype])

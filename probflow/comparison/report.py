@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from probflow.files import write_text
 
 if TYPE_CHECKING:
     from probflow.comparison.run import ComparisonRow
@@ -17,16 +20,16 @@ Reference = Mapping[str, tuple[float | None, float | None]]
 
 
 def write_rows(rows: Sequence[ComparisonRow], stem: str | Path) -> tuple[Path, Path]:
-    """Write ``rows`` to ``<stem>.csv`` (one header line of field names) and ``<stem>.json`` (a list of objects)."""
+    """Write ``rows`` to ``<stem>.csv`` (one header line of field names) and ``<stem>.json`` (a list of objects),
+    each atomically."""
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     records = [row.to_dict() for row in rows]
-    csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
-    with csv_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(rows[0])] if rows else [])
-        writer.writeheader()
-        writer.writerows(records)
-    json_path.write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=[f.name for f in fields(rows[0])] if rows else [])
+    writer.writeheader()
+    writer.writerows(records)
+    csv_path = write_text(stem.with_suffix(".csv"), table.getvalue())
+    json_path = write_text(stem.with_suffix(".json"), json.dumps(records, indent=2, ensure_ascii=False) + "\n")
     return csv_path, json_path
 
 

@@ -15,6 +15,7 @@ from probflow.comparison.config import SamplerConfig
 from probflow.comparison.grids import initial_noise_scale
 from probflow.comparison.report import write_rows
 from probflow.comparison.scoring import FeatureExtractor, Scorer
+from probflow.files import check_output_dir
 from probflow.generation import check_seeds, write_grid_png
 from probflow.noise import NoiseSource, seed_generators
 from probflow.solve import solve
@@ -73,8 +74,11 @@ def compare(
     (:func:`probflow.pretrained.load`). ``shape`` (one sample's) defaults to the denoiser's ``.shape``.
     ``feature_extractor`` and ``reference`` default to the digits classifier and test split (:class:`Scorer`).
     With ``out_dir``, the rows go to ``rows.csv`` and ``rows.json`` and the first 64 samples of each
-    configuration to ``NN-<label>.png``. ``on_row`` sees each row as soon as it is scored.
+    configuration to ``NN-<label>.png``; an ``out_dir`` that cannot be written raises
+    :class:`~probflow.errors.OutputPathError` before any sampling. ``on_row`` sees each row as soon as it is scored.
     """
+    if out_dir is not None:
+        check_output_dir(out_dir, "comparison folder")
     denoiser, model_label = resolve_denoiser(denoiser_or_model_name)
     configs = _check_configs(configs)
     seeds = _seed_list(num_samples, seeds)

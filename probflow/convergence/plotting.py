@@ -7,12 +7,15 @@ the measured errors.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from probflow.convergence.fit import OrderEstimate, measured_text
+from probflow.files import save_figure
 
 
-def plot_estimates(estimates: list[OrderEstimate], path: str, title: str) -> None:
-    """Log-log error against NFE to the PNG ``path``, one line per solver (hollow markers: levels left out of the
-    fit), with dotted reference slopes -1 to -4."""
+def plot_estimates(estimates: list[OrderEstimate], path: str | Path, title: str) -> None:
+    """Log-log error against NFE to the image ``path`` (PNG, or the format its suffix names), one line per solver
+    (hollow markers: levels left out of the fit), with dotted reference slopes -1 to -4."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,5 +44,5 @@ def plot_estimates(estimates: list[OrderEstimate], path: str, title: str) -> Non
     axes.set_title(title)
     axes.legend(fontsize=6, ncol=2)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    save_figure(figure, path, dpi=120)
     plt.close(figure)

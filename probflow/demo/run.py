@@ -16,6 +16,7 @@ from probflow.demo.orders import measure_orders, order_table
 from probflow.demo.sampling import MODEL, fid_vs_nfe, lesson_markdown, lesson_tables, plot_fid_vs_nfe
 from probflow.demo.schedule_plots import parse_schedule_spec, plot_schedules, schedule_table
 from probflow.demo.settings import FULL, DemoSettings
+from probflow.files import check_output_dir, write_text
 
 ORDER_PLOT = "order_loglog.png"
 FID_PLOT = "fid_vs_nfe.png"
@@ -47,6 +48,7 @@ def run_demo(out_dir: str | Path = "report", settings: DemoSettings = FULL, *, p
 
 def _run(out_dir: Path, settings: DemoSettings, progress: bool) -> DemoReport:
     started = time.perf_counter()
+    check_output_dir(out_dir, "report folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     sections = [f"# probflow demo\n\nSettings: `{settings}`"]
 
@@ -87,7 +89,7 @@ def _run(out_dir: Path, settings: DemoSettings, progress: bool) -> DemoReport:
     wall_s = time.perf_counter() - started
     sections.append(f"---\nWall time: {wall_s:.0f} s.")
     report = out_dir / "report.md"
-    report.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
+    write_text(report, "\n\n".join(sections) + "\n")
     files = (out_dir / ORDER_PLOT, out_dir / FID_PLOT, out_dir / SCHEDULE_PLOT, *grids)
     return DemoReport(report=report, files=files, wall_s=wall_s)
 

@@ -16,6 +16,7 @@ from probflow.comparison import (
     LESSON_TABLES, REALS_LABEL, ComparisonRow, LessonTable, compare, digits_reals, markdown_table, parse_config,
     real_vs_real, run_lesson_table,
 )
+from probflow.files import save_figure
 
 MODEL = "digits-edm"
 
@@ -62,7 +63,7 @@ def plot_fid_vs_nfe(rows: list[ComparisonRow], path: Path) -> None:
              title=f"{MODEL}: FID against NFE")
     axes.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    save_figure(figure, path, dpi=100)
     plt.close(figure)
 
 

@@ -10,10 +10,12 @@ input by ``b`` shifts it by ``2 log b`` (Chen 2023, Sec. 2.2 "Strategy 2").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
 from probflow.errors import SigmaGridError
+from probflow.files import save_figure
 from probflow.schedules import SCHEDULES, chen, sigma_to_log_snr
 
 CHEN = "chen"
@@ -69,9 +71,10 @@ def schedule_sigmas(spec: ScheduleSpec, steps: int, sigma_min: float = 0.002, si
         raise SigmaGridError(f"schedule {spec.label}: {exc}") from exc
 
 
-def plot_schedules(specs: list[ScheduleSpec], path: str, steps: int = 50, sigma_min: float = 0.002,
+def plot_schedules(specs: list[ScheduleSpec], path: str | Path, steps: int = 50, sigma_min: float = 0.002,
                    sigma_max: float = 80.0) -> dict[str, torch.Tensor]:
-    """Plot sigma (log scale) and log-SNR against ``t = i / (steps - 1)`` for each spec to the PNG ``path``.
+    """Plot sigma (log scale) and log-SNR against ``t = i / (steps - 1)`` for each spec to the image ``path`` (PNG,
+    or the format its suffix names).
 
     Returns each spec's sigmas by label (for a table of first and last values).
     """
@@ -90,7 +93,7 @@ def plot_schedules(specs: list[ScheduleSpec], path: str, steps: int = 50, sigma_
     snr_axes.set(xlabel="normalised step i/(n-1)", ylabel="log-SNR = -2 log sigma", title="log-SNR per step")
     snr_axes.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    save_figure(figure, path, dpi=100)
     plt.close(figure)
     return curves
 

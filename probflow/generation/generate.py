@@ -159,16 +159,18 @@ def write_shards(plan: SamplingPlan, seeds: Sequence[int], out_dir: str | Path, 
     """Generate every seed not yet in ``out_dir`` into shards (one per batch), resuming after any crash.
 
     Under an initialised process group each rank takes every ``world_size``-th batch of :func:`plan_batches`;
-    rank 0 first repairs the directory (see :mod:`probflow.generation.shards`). Returns on every rank after all
-    finish.
+    rank 0 first repairs the directory (see :mod:`probflow.generation.shards`). Other runs may write into the
+    same directory at the same time: a seed that one of them commits first is not stored twice. Returns on
+    every rank after all finish.
     """
     seeds = check_seeds(seeds)
     batch_size = _check_batch_size(batch_size)
     ranks = current_ranks()
     out_dir = Path(out_dir)
-    done = on_main(lambda: prepare(out_dir, plan.config()), ranks)
+    config = plan.config()
+    done = on_main(lambda: prepare(out_dir, config), ranks)
     batches = plan_batches(seeds, batch_size, done)
-    writer = ShardWriter(out_dir, ranks)
+    writer = ShardWriter(out_dir, ranks, config)
     for batch, samples in _sampled_batches(plan, batches, ranks, progress):
         writer.write(batch, samples)
     barrier(ranks)

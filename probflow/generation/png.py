@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from probflow.generation.shards import atomic_write
+from probflow.files import write_bytes
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOUR_TYPES = {1: 0, 3: 2}  # channels -> PNG colour type (grey, RGB)
@@ -59,7 +59,4 @@ def image_grid(samples: torch.Tensor, columns: int | None = None, padding: int =
 
 def write_grid_png(path: str | Path, samples: torch.Tensor, columns: int | None = None) -> Path:
     """Write :func:`image_grid` of ``samples`` to ``path`` as a PNG (atomically); returns ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, encode_png(image_grid(samples, columns)))
-    return path
+    return write_bytes(path, encode_png(image_grid(samples, columns)))

@@ -1,22 +1,37 @@
-"""Sharded, resumable sample storage: atomic shard files and one manifest per rank.
+"""Sharded, resumable sample storage that any number of processes can write at once without losing a sample.
 
 Layout of an output directory::
 
     run.json                    the sampling configuration the shards were made with
-    manifest-rank00000.json     shards committed by rank 0: file name, seeds, sha256
+    manifest-rank00000.json     shards committed by rank 0 (of any run): file name, seeds, sha256
     shard-<first seed>-n<count>.npz   ``seeds`` (int64) and ``samples``, one generated batch
+    .probflow-lock              the lock file; its content is unused
 
-Protocol, per batch: write the shard to a temporary file, fsync, ``os.replace`` it to its final name (atomic
-on POSIX), then rewrite the rank's manifest the same way. A seed is *done* iff a manifest lists it and the
-listed shard exists with the recorded checksum. Every crash point leaves a state that :func:`prepare` repairs:
+A seed is *done* iff a manifest lists it and the listed shard exists with the recorded checksum. Every file is
+written atomically (:mod:`probflow.files`: a fsynced temporary file renamed onto its name).
 
-* killed while writing a shard or a manifest: a leftover ``.*.tmp`` file, deleted;
+Protocol. Every change to the directory happens while holding an exclusive ``flock`` on ``.probflow-lock``, and
+no state is carried from one hold to the next:
+
+* :func:`prepare` (once per run, by rank 0, before sampling): repair after any crash, refuse shards of another
+  configuration, record ``run.json``, and return the done seeds (those are not sampled again);
+* :meth:`ShardWriter.write` (once per batch, after sampling it without the lock): re-read every manifest and
+  ``run.json``, drop the batch's rows whose seeds are done by now (another process committed them meanwhile),
+  write the rest as a shard, then re-read-merge-write this rank's manifest with the new record added.
+
+So two ``probflow sample`` runs into one folder, each rank 0 and writing ``manifest-rank00000.json``, merge
+their records instead of overwriting each other's, and a seed that both sample is stored once. A shard's name
+holds its first seed, which no listed shard holds (done seeds are never committed again), so a commit never
+replaces a listed shard. A run whose configuration differs from that of the listed shards is refused at its
+first commit, even if it started while the folder was empty. Sampling never holds the lock; readers
+(:func:`load_samples`) need none, since a commit lists a shard only after its file is complete.
+
+Every crash point leaves a state that :func:`prepare` repairs (the kernel drops a dead process's lock):
+
+* killed while writing a shard or a manifest: a leftover temporary ``.<name>.<pid>-<random>.tmp``, deleted;
 * killed between the shard's rename and the manifest's: a shard no manifest lists, deleted (its seeds are
   not done and are generated again);
 * a listed shard missing, truncated or altered: its record is dropped and its seeds generated again.
-
-Ranks never write the same file: each rank writes only its own manifest, and a shard's name holds its
-first seed, which no other shard shares (seeds are distinct, and done seeds are never generated again).
 """
 
 from __future__ import annotations
@@ -24,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +47,14 @@ import numpy as np
 import torch
 
 from probflow.errors import OutputDirError
+from probflow.files import WRITE_CHECK, check_output_dir, exclusive_lock, temporaries, write_bytes
 from probflow.generation.distributed import Ranks
 
 FORMAT = "probflow-samples-1"
 RUN_FILE = "run.json"
+LOCK_FILE = ".probflow-lock"
+#: The store's own files (globs) and the write check's: temporary files left by writes onto them are a crash's debris.
+STORE_FILES = ("shard-*.npz", "manifest-rank*.json", RUN_FILE, WRITE_CHECK)
 
 
 @dataclass(frozen=True)
@@ -56,16 +74,6 @@ def manifest_path(out_dir: Path, rank: int) -> Path:
 def shard_name(seeds: Sequence[int]) -> str:
     """``shard-<first seed, 19 digits>-n<count>.npz``: 19 digits hold any int64 seed, so names sort by seed."""
     return f"shard-{seeds[0]:019d}-n{len(seeds)}.npz"
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` all or nothing: a fsynced temporary file renamed over ``path``."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def encode_arrays(**arrays: np.ndarray) -> bytes:
@@ -91,7 +99,7 @@ def read_manifest(path: Path) -> list[ShardRecord]:
 def write_manifest(path: Path, records: Sequence[ShardRecord]) -> None:
     """Replace the manifest at ``path`` with ``records``, atomically."""
     shards = [{"file": r.file, "seeds": list(r.seeds), "sha256": r.sha256} for r in records]
-    atomic_write(path, json.dumps({"format": FORMAT, "shards": shards}).encode())
+    write_bytes(path, json.dumps({"format": FORMAT, "shards": shards}).encode())
 
 
 def read_all_manifests(out_dir: Path) -> dict[Path, list[ShardRecord]]:
@@ -115,35 +123,55 @@ def read_shard(out_dir: Path, record: ShardRecord) -> tuple[np.ndarray, np.ndarr
 
 
 class ShardWriter:
-    """Commits this rank's batches: shard first, then this rank's manifest (see the module docstring)."""
+    """Commits this rank's batches under the directory's lock (the protocol in the module docstring)."""
 
-    def __init__(self, out_dir: Path, ranks: Ranks):
+    def __init__(self, out_dir: Path, ranks: Ranks, config: dict):
         self.out_dir = out_dir
         self.manifest = manifest_path(out_dir, ranks.rank)
-        self.records = read_manifest(self.manifest)
+        self.config = config
 
-    def write(self, seeds: Sequence[int], samples: torch.Tensor) -> ShardRecord:
-        """Commit ``samples`` (row ``i`` drawn from ``seeds[i]``) as one shard; returns its manifest record."""
-        data = encode_arrays(seeds=np.asarray(seeds, dtype=np.int64), samples=samples.detach().cpu().numpy())
-        record = ShardRecord(shard_name(seeds), tuple(int(s) for s in seeds), hashlib.sha256(data).hexdigest())
-        atomic_write(self.out_dir / record.file, data)
-        self.records.append(record)
-        write_manifest(self.manifest, self.records)
+    def write(self, seeds: Sequence[int], samples: torch.Tensor) -> ShardRecord | None:
+        """Commit the rows of ``samples`` (row ``i`` drawn from ``seeds[i]``) whose seeds are not done yet as one
+        shard; returns its manifest record, or ``None`` if other processes committed all of them meanwhile."""
+        with exclusive_lock(self.out_dir / LOCK_FILE):
+            manifests = read_all_manifests(self.out_dir)
+            recorded = _check_config(self.out_dir, self.config, has_records=any(manifests.values()))
+            if recorded != self.config:
+                _record_config(self.out_dir, self.config)
+            done = {seed for records in manifests.values() for record in records for seed in record.seeds}
+            rows = [row for row, seed in enumerate(seeds) if seed not in done]
+            if not rows:
+                return None
+            kept = [int(seeds[row]) for row in rows]
+            data = encode_arrays(seeds=np.asarray(kept, dtype=np.int64), samples=samples[rows].detach().cpu().numpy())
+            record = ShardRecord(shard_name(kept), tuple(kept), hashlib.sha256(data).hexdigest())
+            write_bytes(self.out_dir / record.file, data)
+            write_manifest(self.manifest, [*manifests.get(self.manifest, []), record])
         return record
 
 
 def prepare(out_dir: Path, config: dict) -> set[int]:
     """Repair ``out_dir`` after any crash, record ``config``, and return the seeds already done.
 
-    Runs on one process (rank 0) before any rank writes. Raises :class:`OutputDirError`, before changing
-    anything, if listed shards were made with a different configuration or the directory holds shards that
-    probflow did not write; and if a seed is listed twice.
+    Runs on one process (rank 0) before any rank of this run writes, while other runs may be writing. Raises
+    :class:`OutputDirError`, before changing anything, if listed shards were made with a different configuration
+    or the directory holds shards that probflow did not write; and if a seed is listed twice.
+    :class:`~probflow.errors.OutputPathError` if ``out_dir`` is a file or cannot be written.
     """
+    check_output_dir(out_dir, "sample folder")
+    if out_dir.is_dir():  # refuse another configuration or foreign shards before even creating the lock file
+        _check_config(out_dir, config, has_records=any(read_all_manifests(out_dir).values()))
     out_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(out_dir / LOCK_FILE):
+        return _repair(out_dir, config)
+
+
+def _repair(out_dir: Path, config: dict) -> set[int]:
     manifests = read_all_manifests(out_dir)
-    _check_config(out_dir / RUN_FILE, config, has_records=any(manifests.values()))
-    for temporary in out_dir.glob(".*.tmp"):
-        temporary.unlink()
+    recorded = _check_config(out_dir, config, has_records=any(manifests.values()))
+    for pattern in STORE_FILES:
+        for temporary in temporaries(out_dir, pattern):
+            temporary.unlink(missing_ok=True)
     done: dict[int, str] = {}
     for path, records in manifests.items():
         valid = [record for record in records if _is_intact(out_dir, record)]
@@ -158,7 +186,8 @@ def prepare(out_dir: Path, config: dict) -> set[int]:
     for shard in out_dir.glob("shard-*.npz"):
         if shard.name not in kept_files:
             shard.unlink()
-    atomic_write(out_dir / RUN_FILE, json.dumps({"format": FORMAT, "config": config}, indent=1).encode())
+    if recorded != config:
+        _record_config(out_dir, config)
     return set(done)
 
 
@@ -170,12 +199,14 @@ def _is_intact(out_dir: Path, record: ShardRecord) -> bool:
     return True
 
 
-def _check_config(path: Path, config: dict, *, has_records: bool) -> None:
-    """Listed shards must come from ``config``; a directory of shards without ``run.json`` is not ours."""
+def _check_config(out_dir: Path, config: dict, *, has_records: bool) -> dict | None:
+    """The configuration in ``run.json`` (``None`` if absent), after checking that listed shards come from
+    ``config``; a directory of shards without ``run.json`` is not ours."""
+    path = out_dir / RUN_FILE
     if not path.exists():
-        if has_records or any(path.parent.glob("shard-*.npz")):
-            raise OutputDirError(f"{path.parent} holds shards but no {RUN_FILE}: not a probflow sample directory")
-        return
+        if has_records or any(out_dir.glob("shard-*.npz")):
+            raise OutputDirError(f"{out_dir} holds shards but no {RUN_FILE}: not a probflow sample directory")
+        return None
     try:
         recorded = json.loads(path.read_text())["config"]
     except (ValueError, KeyError, TypeError) as exc:
@@ -184,9 +215,15 @@ def _check_config(path: Path, config: dict, *, has_records: bool) -> None:
     if has_records and differing:
         details = "; ".join(f"{key}: {recorded.get(key)!r} there, {config.get(key)!r} now" for key in differing)
         raise OutputDirError(
-            f"{path.parent} holds samples made with another configuration ({details}); "
+            f"{out_dir} holds samples made with another configuration ({details}); "
             "use a new output directory or the same settings"
         )
+    return recorded
+
+
+def _record_config(out_dir: Path, config: dict) -> None:
+    """Write ``config`` to ``run.json``: only while no shard is listed, so every listed shard is of that config."""
+    write_bytes(out_dir / RUN_FILE, json.dumps({"format": FORMAT, "config": config}, indent=1).encode())
 
 
 def load_samples(out_dir: str | Path) -> tuple[torch.Tensor, torch.Tensor]:

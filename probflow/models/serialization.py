@@ -16,6 +16,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from probflow.files import replacing
 from probflow.loading import load_checkpoint
 from probflow.models.encoders import Classifier, NoiseLevelRegressor
 from probflow.models.unet import UNet
@@ -54,7 +55,7 @@ def save_weights(
     metadata: dict[str, str] | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Path:
-    """Write ``components`` to ``path`` with floating tensors stored in ``dtype``; returns ``path``."""
+    """Write ``components`` to ``path`` (atomically) with floating tensors stored in ``dtype``; returns ``path``."""
     tensors = {}
     for component, module in components.items():
         for key, value in module.state_dict().items():
@@ -62,8 +63,8 @@ def save_weights(
             tensors[f"{component}.{key}"] = (value.to(dtype) if value.is_floating_point() else value).contiguous()
     specs = {component: model_spec(module) for component, module in components.items()}
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, path, metadata={**(metadata or {}), "components": json.dumps(specs)})
+    with replacing(path) as temporary:
+        save_file(tensors, temporary, metadata={**(metadata or {}), "components": json.dumps(specs)})
     return path
 
 

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from probflow.errors import CheckpointError
+from probflow.files import replacing
 from probflow.training.config import TrainConfig, build_model
 
 CHECKPOINT_FORMAT = "probflow-checkpoint-1"
@@ -40,7 +42,8 @@ def save_checkpoint(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     state: TrainingState,
 ) -> Path:
-    """Write a checkpoint to ``path`` (parent folders are created); returns ``path``."""
+    """Write a checkpoint to ``path`` atomically (:func:`probflow.files.replacing`: a kill mid-write leaves the
+    previous file, never a truncated one); parent folders are created. Returns ``path``."""
     tensors = {f"model.{key}": value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
     optimizer_state = optimizer.state_dict()
     for index, parameter_state in optimizer_state["state"].items():
@@ -55,17 +58,21 @@ def save_checkpoint(
         "scheduler": json.dumps(scheduler.state_dict()),
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, path, metadata=metadata)
+    with replacing(path) as temporary:
+        save_file(tensors, temporary, metadata=metadata)
     return path
 
 
 def read_checkpoint_metadata(path: str | Path) -> dict[str, str]:
-    """The metadata of a checkpoint; raises ``ValueError`` if ``path`` is not a probflow checkpoint."""
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = dict(handle.metadata() or {})
+    """The metadata of a checkpoint; raises :class:`CheckpointError` if ``path`` is not a readable probflow
+    checkpoint (truncated, corrupt, or another kind of file)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = dict(handle.metadata() or {})
+    except SafetensorError as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
     if metadata.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(
+        raise CheckpointError(
             f"{path}: not a probflow training checkpoint "
             f"(format {metadata.get('format')!r}, expected {CHECKPOINT_FORMAT!r})"
         )
@@ -79,9 +86,11 @@ def load_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> TrainingState:
-    """Load the checkpoint's tensors into ``model`` (and ``optimizer``, ``scheduler`` if given) in place."""
+    """Load the checkpoint's tensors into ``model`` (and ``optimizer``, ``scheduler`` if given) in place.
+
+    Raises :class:`CheckpointError` naming ``path`` if it is not a readable probflow checkpoint."""
     metadata = read_checkpoint_metadata(path)
-    tensors = load_file(path)
+    tensors = load_file(path)  # its header was checked by read_checkpoint_metadata
     model.load_state_dict(
         {key.removeprefix("model."): value for key, value in tensors.items() if key.startswith("model.")}
     )

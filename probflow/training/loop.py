@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from probflow.errors import CheckpointMismatchError
+from probflow.files import check_output_dir, temporaries
 from probflow.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from probflow.training.config import TrainConfig, build_model, load_training_data, loss_function
 
@@ -82,10 +84,16 @@ def train(
 ) -> Path:
     """Train ``config`` and return the path of the final checkpoint, :func:`checkpoint_path` of ``config.steps``.
 
-    A checkpoint is also written every ``checkpoint_every`` steps (0: only at the end). ``resume_from``
-    continues from a checkpoint of the same config, whose step must not exceed ``config.steps``; a
-    mismatching config raises ``ValueError``. ``progress=False`` hides the tqdm bar.
+    A checkpoint is also written every ``checkpoint_every`` steps (0: only at the end), atomically, so a kill
+    leaves the previous checkpoints intact (and a partial temporary file, which the next run deletes). ``resume_from`` continues from a checkpoint of the same config, whose
+    step must not exceed ``config.steps``; another config or a later step raises :class:`CheckpointMismatchError`,
+    an unreadable file :class:`~probflow.errors.CheckpointError`, and a ``checkpoint_dir`` that cannot be
+    written :class:`~probflow.errors.OutputPathError` before anything is trained. ``progress=False`` hides the
+    tqdm bar.
     """
+    check_output_dir(checkpoint_dir, "checkpoint folder")
+    for partial in temporaries(checkpoint_dir, "step-*.safetensors"):  # left by a run killed while checkpointing
+        partial.unlink(missing_ok=True)
     device = torch.device(device)
     images, labels = (tensor.to(device) for tensor in load_training_data(config))
     steps_per_epoch = images.shape[0] // config.batch_size
@@ -100,9 +108,13 @@ def train(
     if resume_from is not None:
         restored = load_checkpoint(resume_from, model=model, optimizer=optimizer, scheduler=scheduler)
         if restored.config != config:
-            raise ValueError(f"{resume_from} was trained with {restored.config}, which differs from {config}")
+            raise CheckpointMismatchError(
+                f"{resume_from} was trained with {restored.config}, which differs from {config}"
+            )
         if restored.step > config.steps:
-            raise ValueError(f"{resume_from} is at step {restored.step}, beyond config.steps={config.steps}")
+            raise CheckpointMismatchError(
+                f"{resume_from} is at step {restored.step}, beyond config.steps={config.steps}"
+            )
         start = restored.step
         losses[:start] = restored.losses
     compute_loss = loss_function(config)

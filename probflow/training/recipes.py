@@ -9,12 +9,15 @@ configs as JSON).
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
 
+from probflow.errors import CheckpointError
+from probflow.files import check_output_dir, check_output_file
 from probflow.models import save_weights
-from probflow.training.checkpoint import model_from_checkpoint
+from probflow.training.checkpoint import model_from_checkpoint, read_checkpoint_metadata
 from probflow.training.config import TrainConfig
 from probflow.training.loop import train
 
@@ -45,9 +48,20 @@ RECIPES: dict[str, dict[str, TrainConfig]] = {
 
 
 def latest_checkpoint(checkpoint_dir: str | Path) -> Path | None:
-    """The checkpoint with the highest step in ``checkpoint_dir``, or ``None``."""
-    found = sorted(Path(checkpoint_dir).glob("step-*.safetensors"))
-    return found[-1] if found else None
+    """The readable checkpoint with the highest step in ``checkpoint_dir``, or ``None``.
+
+    A newer file that is not a readable checkpoint (truncated by a crash of a probflow version that wrote in
+    place, or damaged since) is passed over with a warning naming it; the resumed run replaces it when it gets
+    to that step again.
+    """
+    for path in sorted(Path(checkpoint_dir).glob("step-*.safetensors"), reverse=True):
+        try:
+            read_checkpoint_metadata(path)
+        except CheckpointError as exc:
+            warnings.warn(f"skipping an unreadable checkpoint: {exc}", stacklevel=2)
+            continue
+        return path
+    return None
 
 
 def build_recipe(
@@ -62,10 +76,15 @@ def build_recipe(
     """Train the components of recipe ``name`` under ``work_dir/<name>/<component>`` and write ``out``.
 
     An existing checkpoint in a component's folder is resumed (a finished run is not retrained); a checkpoint of
-    a different config raises ``ValueError``. Weights are stored in ``dtype``.
+    a different config raises :class:`~probflow.errors.CheckpointMismatchError`. Weights are stored in ``dtype``.
+    An ``out`` or ``work_dir`` that cannot be written raises :class:`~probflow.errors.OutputPathError` before
+    any training.
     """
     if name not in RECIPES:
         raise KeyError(f"unknown recipe {name!r}; available: {', '.join(sorted(RECIPES))}")
+    check_output_file(out, "weights file")
+    for component in RECIPES[name]:
+        check_output_dir(Path(work_dir) / name / component, "checkpoint folder")
     models = {}
     for component, config in RECIPES[name].items():
         checkpoint_dir = Path(work_dir) / name / component
