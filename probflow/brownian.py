@@ -12,6 +12,7 @@ import torch
 import torchsde
 
 from probflow.noise import GeneratorLike, NoiseSource
+from probflow.validation import check_sigma_range
 
 
 def _entropy(generator: torch.Generator | None) -> int:
@@ -87,8 +88,7 @@ class BrownianNoise(NoiseSource):
     def __init__(self, sigma_max: float, sigma_min: float, shape: torch.Size, dtype: torch.dtype = torch.float64,
                  device: torch.device | str = "cpu", generator: GeneratorLike = None,
                  levy_area_approximation: str = "none"):
-        if not 0 < sigma_min < sigma_max:
-            raise ValueError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
+        sigma_min, sigma_max = check_sigma_range(sigma_min, sigma_max)
         super().__init__(generator, torch.Size(shape), dtype, torch.device(device))
         flat = torch.Size([self.shape[0], self.shape[1:].numel()])
         self.brownian = SeededBrownian(-sigma_max, -sigma_min, flat, dtype, self.device, generator,

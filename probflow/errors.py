@@ -87,3 +87,22 @@ class OutputPathError(ProbflowError, ValueError):
 class CheckpointMismatchError(CheckpointError):
     """A checkpoint given to resume a training run that it does not belong to: another configuration, or a step
     beyond the run's last."""
+
+
+class MissingFileError(ProbflowError, FileNotFoundError):
+    """A file or folder that probflow was asked to read does not exist (a dataset file, weights, a sample folder)."""
+
+
+class DataFileError(ProbflowError, ValueError):
+    """A data file that exists but cannot be read as what it should be (a truncated or mislabelled IDX file)."""
+
+
+class DenoiserConfigError(ProbflowError, ValueError):
+    """A denoiser adapter or analytic denoiser built with invalid parameters (a prediction type, a schedule)."""
+
+
+class UnknownModelError(ProbflowError, KeyError):
+    """A model or recipe name that probflow does not ship."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""

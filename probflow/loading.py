@@ -21,7 +21,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from probflow.errors import CheckpointError, UnsafeCheckpointError
+from probflow.errors import CheckpointError, MissingFileError, UnsafeCheckpointError
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt")
@@ -41,7 +41,7 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         known = ", ".join(SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES)
         raise CheckpointError(f"{path}: unknown checkpoint suffix {path.suffix!r}; expected one of {known}")
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint file")
+        raise MissingFileError(f"{path}: no such checkpoint file")
     if suffix in SAFETENSORS_SUFFIXES:
         try:
             return load_file(path, device=str(map_location))

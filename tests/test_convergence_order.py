@@ -135,7 +135,7 @@ def test_bad_references_are_refused(reference, error, message) -> None:
 
 
 def test_bad_solver_and_steps_are_refused() -> None:
-    with pytest.raises(TypeError, match="Solver instance"):
-        estimate_order("euler", GAUSSIAN, _start(GAUSSIAN))
+    with pytest.raises(SolverConfigError, match="a probflow Solver or a spec"):
+        estimate_order(3, GAUSSIAN, _start(GAUSSIAN))
     with pytest.raises(ValueError, match="strictly increasing"):
         estimate_order(Euler(), GAUSSIAN, _start(GAUSSIAN), steps=(16, 8))

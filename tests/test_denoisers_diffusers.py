@@ -86,5 +86,5 @@ def test_unknown_scheduler_prediction_type_is_rejected() -> None:
 def test_missing_diffusers_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     scheduler = diffusers.DDPMScheduler(num_train_timesteps=10)
     monkeypatch.setitem(sys.modules, "diffusers", None)
-    with pytest.raises(ImportError, match=r"needs the optional dependency 'diffusers' \(pip install diffusers\)"):
+    with pytest.raises(ImportError, match=r"from_diffusers needs diffusers: pip install 'probflow\[diffusers\]'"):
         from_diffusers(torch.nn.Identity(), scheduler)

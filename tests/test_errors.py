@@ -19,7 +19,7 @@ ERROR_CLASSES = [cls for _, cls in inspect.getmembers(errors, inspect.isclass) i
 def test_every_error_is_a_probflow_error_and_a_builtin_kind(cls):
     assert issubclass(cls, ProbflowError)
     if cls is not ProbflowError:
-        kinds = (ValueError, TypeError, KeyError, RuntimeError, ImportError, ArithmeticError)
+        kinds = (ValueError, TypeError, KeyError, RuntimeError, ImportError, ArithmeticError, OSError)
         assert any(issubclass(cls, kind) for kind in kinds), cls
 
 

@@ -1,9 +1,9 @@
 """The ``probflow`` command line: one entry point, one module per subcommand.
 
 Each subcommand module exposes ``register(subparsers)``, which adds its parser and sets ``handler`` to a
-function ``handler(args) -> int``. Errors that a user can fix (a bad name, a missing file, a bad NFE)
-are raised as :class:`CommandError` or a :class:`probflow.ProbflowError` and printed as one line with a
-non-zero exit code, never as a traceback.
+function ``handler(args) -> int``. Errors that a user can fix (a bad name, a missing file, a bad NFE) are
+:class:`probflow.ProbflowError` subclasses (:class:`~probflow.errors.CommandError` for the command line's own) and
+print as one line with exit code 2. Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from probflow.errors import ProbflowError
+from probflow.errors import CommandError, ProbflowError
 
-SUBCOMMANDS = ("demo", "sample", "order", "compare", "train", "schedules", "solvers", "fid")
+__all__ = ["CommandError", "build_parser", "main"]
 
-
-class CommandError(Exception):
-    """A user-facing CLI error: printed as ``probflow: error: <message>`` with exit code 2."""
+SUBCOMMANDS = ("demo", "sample", "calibrate", "order", "compare", "train", "schedules", "solvers", "fid")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,13 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"probflow.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"probflow.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(f"probflow.cli.{name}").register(subparsers)
     return parser
 
 
@@ -49,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.handler(args) or 0)
-    except (CommandError, ProbflowError, FileNotFoundError, ValueError, TypeError) as exc:
+    except ProbflowError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"probflow: error: {message}", file=sys.stderr)
         return 2

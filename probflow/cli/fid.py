@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from probflow.cli import CommandError
+from probflow.errors import CommandError
 from probflow.files import check_output_file, write_text
 from probflow.generation import evaluate, process_group
 from probflow.generation.distributed import parse_device

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from probflow.cli import CommandError
+from probflow.errors import CommandError
 from probflow.demo import parse_schedule_spec, plot_schedules
 from probflow.demo.schedule_plots import CHEN, schedule_table
 from probflow.files import check_figure_file

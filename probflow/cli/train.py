@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from probflow.cli import CommandError
+from probflow.errors import CommandError
 from probflow.files import check_output_dir, check_output_file
 from probflow.training.__main__ import DTYPES
 from probflow.training.recipes import RECIPES, build_recipe

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from probflow.comparison.config import SamplerConfig
+from probflow.errors import InvalidArgumentError, SolverConfigError, UnknownModelError
 from probflow.comparison.grids import initial_noise_scale
 from probflow.comparison.report import write_rows
 from probflow.comparison.scoring import FeatureExtractor, Scorer
@@ -84,7 +85,7 @@ def compare(
     seeds = _seed_list(num_samples, seeds)
     shape = _sample_shape(denoiser, shape)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        raise SolverConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     scorer = Scorer(feature_extractor, reference, shape=shape)
     solvers = [config.build_solver(_noise_level(denoiser, config)) for config in configs]
     rows = []
@@ -127,7 +128,7 @@ def resolve_denoiser(denoiser_or_model_name: Callable | str) -> tuple[Callable, 
 
         name = denoiser_or_model_name
         if name not in pretrained.available():
-            raise ValueError(f"unknown model {name!r}; shipped: {', '.join(pretrained.available())}")
+            raise UnknownModelError(f"unknown model {name!r}; shipped: {', '.join(pretrained.available())}")
         if not pretrained.weights_path(name).is_file():
             raise FileNotFoundError(f"the weights of {name!r} are missing: {pretrained.weights_path(name)}")
         return pretrained.load(name), name
@@ -145,23 +146,23 @@ def slug(label: str) -> str:
 def _check_configs(configs: Sequence[SamplerConfig]) -> list[SamplerConfig]:
     configs = list(configs)
     if not configs:
-        raise ValueError("no sampler configs to compare")
+        raise SolverConfigError("no sampler configs to compare")
     for config in configs:
         if not isinstance(config, SamplerConfig):
             raise TypeError(f"configs must be SamplerConfig instances, got {type(config).__name__}")
     labels = [config.label for config in configs]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
-        raise ValueError(f"config labels must be unique; repeated: {', '.join(repeated)}")
+        raise SolverConfigError(f"config labels must be unique; repeated: {', '.join(repeated)}")
     return configs
 
 
 def _seed_list(num_samples: int | None, seeds: Sequence[int] | None) -> list[int]:
     if (num_samples is None) == (seeds is None):
-        raise ValueError("give exactly one of num_samples and seeds")
+        raise SolverConfigError("give exactly one of num_samples and seeds")
     if seeds is None:
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+            raise SolverConfigError(f"num_samples must be a positive integer, got {num_samples!r}")
         seeds = range(num_samples)
     return check_seeds(seeds)
 
@@ -169,7 +170,7 @@ def _seed_list(num_samples: int | None, seeds: Sequence[int] | None) -> list[int
 def _sample_shape(denoiser: Callable, shape: Sequence[int] | None) -> tuple[int, ...]:
     shape = getattr(denoiser, "shape", None) if shape is None else shape
     if shape is None:
-        raise ValueError("the shape of one sample is unknown: pass shape=(C, H, W) (the denoiser has no .shape)")
+        raise InvalidArgumentError("the shape of one sample is unknown: pass shape=(C, H, W) (the denoiser has no .shape)")
     return tuple(shape)
 
 
@@ -178,7 +179,7 @@ def _noise_level(denoiser: Callable, config: SamplerConfig) -> Callable | None:
         return None
     predictor = getattr(denoiser, "noise_level", None)
     if predictor is None:
-        raise ValueError(f"{config.label}: predicted_alpha_bar needs a denoiser with a .noise_level predictor")
+        raise SolverConfigError(f"{config.label}: predicted_alpha_bar needs a denoiser with a .noise_level predictor")
     return predictor
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torchsde
 
+from probflow.errors import InvalidArgumentError
 from probflow.brownian import BrownianNoise
 from probflow.noise import NoiseSource
 
@@ -49,12 +50,12 @@ class GridBrownian(torchsde.BaseBrownian):
         taus = torch.as_tensor(taus, dtype=torch.float64)
         steps = taus.diff()
         if taus.ndim != 1 or steps.numel() < 1 or not bool((steps > 0).all()):
-            raise ValueError("taus must be a strictly increasing 1-D grid of at least two points")
+            raise InvalidArgumentError("taus must be a strictly increasing 1-D grid of at least two points")
         self._taus = taus.numpy()
         self._shape = torch.Size(shape)
         needed = 4 * 8 * len(self._taus) * self._shape.numel()
         if needed > MAX_BYTES:
-            raise ValueError(f"a Brownian path on {len(self._taus)} points of shape {tuple(self._shape)} needs about "
+            raise InvalidArgumentError(f"a Brownian path on {len(self._taus)} points of shape {tuple(self._shape)} needs about "
                              f"{needed / 2**30:.1f} GiB: use fewer samples or a coarser reference grid")
         widths = steps.reshape(-1, *([1] * len(self._shape)))
         increments = torch.randn((steps.numel(), *self._shape), generator=generator, dtype=torch.float64)
@@ -71,12 +72,12 @@ class GridBrownian(torchsde.BaseBrownian):
         index = int(np.clip(np.searchsorted(self._taus, value), 1, len(self._taus) - 1))
         nearest = index if abs(self._taus[index] - value) < abs(self._taus[index - 1] - value) else index - 1
         if not math.isclose(self._taus[nearest], value, rel_tol=1e-12, abs_tol=1e-300):
-            raise ValueError(f"tau={value!r} is not a point of the grid the Brownian path was sampled on")
+            raise InvalidArgumentError(f"tau={value!r} is not a point of the grid the Brownian path was sampled on")
         return nearest
 
     def __call__(self, ta, tb=None, return_U=False, return_A=False):
         if tb is None or return_A:
-            raise ValueError("GridBrownian answers increments W(tb) - W(ta) (and return_U) between grid points only")
+            raise InvalidArgumentError("GridBrownian answers increments W(tb) - W(ta) (and return_U) between grid points only")
         i, j = self._index(ta), self._index(tb)
         increment = self._cumulative_w[j] - self._cumulative_w[i]
         if not return_U:

@@ -37,11 +37,12 @@ from probflow.convergence.grids import Schedule, karras_schedule, schedule_grid
 from probflow.convergence.reference import REFERENCE_TOLERANCE, ode_reference, rms_difference
 from probflow.convergence.roundoff import roundoff_floors
 from probflow.convergence.stochastic import estimate_strong_order
-from probflow.errors import SolverConfigError
+from probflow.errors import InvalidArgumentError, SolverConfigError
 from probflow.noise import GeneratorLike
 from probflow.solve import solve
 from probflow.validation import validate_state
 from probflow.solvers.base import Solver
+from probflow.solvers.registry import as_solver
 
 DEFAULT_STEPS = (32, 64, 128, 256)
 REFERENCE_MARGIN = 100.0
@@ -65,10 +66,10 @@ def resolve_reference(reference: Reference, denoiser, x: torch.Tensor, sigma_max
     Solve it once to share it between several :func:`estimate_order` calls."""
     if isinstance(reference, torch.Tensor):
         if reference.shape != x.shape:
-            raise ValueError(f"reference has shape {tuple(reference.shape)}, x has {tuple(x.shape)}")
+            raise InvalidArgumentError(f"reference has shape {tuple(reference.shape)}, x has {tuple(x.shape)}")
         return reference.to(torch.float64), None
     if reference is not None and not callable(reference):
-        raise TypeError(f"reference must be a tensor, a callable (x, sigma_from, sigma_to) or None, "
+        raise InvalidArgumentError(f"reference must be a tensor, a callable (x, sigma_from, sigma_to) or None, "
                         f"got {type(reference).__name__}")
     exact = reference if reference is not None else getattr(denoiser, "exact_flow", None)
     if exact is not None:
@@ -106,8 +107,7 @@ def estimate_order(
     A stochastic solver has no deterministic order: it is passed on to
     :func:`~probflow.convergence.estimate_strong_order` with ``generator`` seeding the Brownian path.
     """
-    if not isinstance(solver, Solver):
-        raise TypeError(f"solver must be a probflow Solver instance, got {type(solver).__name__}")
+    solver = as_solver(solver)
     if solver.stochastic:
         return estimate_strong_order(solver, denoiser, x, steps=steps, sigma_max=sigma_max, sigma_min=sigma_min,
                                      rho=rho, schedule=schedule, generator=generator)

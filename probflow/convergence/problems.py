@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from probflow.errors import InvalidArgumentError
 from probflow.data.digits import load_digits
 from probflow.denoisers.analytic import AnalyticDenoiser, Gaussian, GaussianMixture
 
@@ -71,5 +72,5 @@ PROBLEMS: dict[str, Problem] = {
 def get_problem(name: str) -> Problem:
     """The named problem, or a ``ValueError`` listing the known names."""
     if name not in PROBLEMS:
-        raise ValueError(f"unknown problem {name!r}; known: {', '.join(PROBLEMS)}")
+        raise InvalidArgumentError(f"unknown problem {name!r}; known: {', '.join(PROBLEMS)}")
     return PROBLEMS[name]

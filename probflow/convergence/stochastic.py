@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from probflow.errors import InvalidArgumentError, SolverConfigError
 from probflow.convergence.fit import OrderEstimate, check_steps, fit_order
 from probflow.convergence.grid_brownian import GridBrownianNoise
 from probflow.convergence.grids import Schedule, karras_schedule, schedule_grid
@@ -47,6 +48,7 @@ from probflow.denoisers.analytic import Gaussian
 from probflow.solve import Solution, solve
 from probflow.validation import validate_state
 from probflow.solvers.base import Solver
+from probflow.solvers.registry import as_solver
 from probflow.terms import ReverseSDE
 
 DEFAULT_STRONG_STEPS = (32, 64, 128, 256)
@@ -80,7 +82,7 @@ class CoupledStudy:
             reference_solver: Solver | None = None) -> CoupledSolves:
         """Solve the reference and every level from ``x`` (float64), all on one :class:`.GridBrownian` path per
         sample seeded by ``generator``."""
-        _check_stochastic(solver)
+        solver = _stochastic(solver)
         state = validate_state(x).to(torch.float64)
         schedule = self.schedule or karras_schedule(self.sigma_max, self.sigma_min, self.rho)
         fine_grid = schedule_grid(schedule, self.reference_steps, self.sigma_max, self.sigma_min)
@@ -112,16 +114,16 @@ class CoupledSolves:
         return estimate.errors[finest] * ratio ** max(estimate.order, 0.0)
 
 
-def _check_stochastic(solver: Solver) -> None:
-    if not isinstance(solver, Solver):
-        raise TypeError(f"solver must be a probflow Solver instance, got {type(solver).__name__}")
+def _stochastic(solver: Solver | str) -> Solver:
+    solver = as_solver(solver)
     if not solver.stochastic:
-        raise ValueError(f"{solver.name} is deterministic: use estimate_order")
+        raise SolverConfigError(f"{solver.name} is deterministic: use estimate_order")
+    return solver
 
 
 def _check_gaussian(problem: object) -> None:
     if not isinstance(problem, Gaussian):
-        raise TypeError(f"the weak order needs exact moments: problem must be a Gaussian, got {type(problem).__name__}")
+        raise InvalidArgumentError(f"the weak order needs exact moments: problem must be a Gaussian, got {type(problem).__name__}")
 
 
 def strong_order(solves: CoupledSolves, denoiser, slope_tolerance: float = 0.2) -> OrderEstimate:
@@ -226,7 +228,7 @@ def estimate_weak_order(
     """
     _check_gaussian(problem)
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
-        raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}")
+        raise InvalidArgumentError(f"num_samples must be an integer >= 2, got {num_samples!r}")
     study = CoupledStudy(steps, sigma_max, sigma_min, rho, schedule, beta, reference_factor)
     start = problem.sample_noisy(num_samples, sigma_max, generator)
     return weak_order(study.run(solver, problem, start, generator), problem, noise_floor, slope_tolerance)

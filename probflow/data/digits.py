@@ -15,6 +15,9 @@ from typing import Literal
 import numpy as np
 import torch
 
+from probflow.errors import InvalidArgumentError
+from probflow.extras import require
+
 DIGITS_SPLIT_SEED = 0
 DIGITS_TEST_FRACTION = 0.2
 
@@ -34,9 +37,8 @@ def _stratified_test_mask(labels: np.ndarray) -> np.ndarray:
 @cache
 def _bundled_digits() -> tuple[np.ndarray, np.ndarray]:
     # Importing scikit-learn takes seconds, so the arrays are read once per process.
-    from sklearn.datasets import load_digits as sklearn_load_digits
-
-    bunch = sklearn_load_digits()
+    datasets = require("sklearn.datasets", feature="the bundled digits data set (scikit-learn's)")
+    bunch = datasets.load_digits()
     return bunch.images.astype(np.float64) / 16.0 * 2.0 - 1.0, bunch.target.astype(np.int64)
 
 
@@ -47,7 +49,7 @@ def load_digits(split: Split = "train", *, dtype: torch.dtype = torch.float32) -
     docstring for how the split is drawn.
     """
     if split not in ("train", "test", "all"):
-        raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
+        raise InvalidArgumentError(f"split must be 'train', 'test' or 'all', got {split!r}")
     images, labels = _bundled_digits()
     if split != "all":
         is_test = _stratified_test_mask(labels)

@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from probflow.errors import DataFileError, InvalidArgumentError, MissingFileError
 from probflow.data.idx import read_idx
 
 _FILE_STEMS = {
@@ -20,7 +21,7 @@ def _find_idx_file(root: Path, stem: str) -> Path:
     for name in (stem, f"{stem}.gz"):
         if (root / name).is_file():
             return root / name
-    raise FileNotFoundError(f"expected {stem!r} or {stem + '.gz'!r} in folder {str(root)!r}; neither exists")
+    raise MissingFileError(f"expected {stem!r} or {stem + '.gz'!r} in folder {str(root)!r}; neither exists")
 
 
 def load_fashion_mnist(
@@ -38,18 +39,18 @@ def load_fashion_mnist(
     int64 ``[N]``.
     """
     if split not in _FILE_STEMS:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        raise InvalidArgumentError(f"split must be 'train' or 'test', got {split!r}")
     root = Path(root)
     image_stem, label_stem = _FILE_STEMS[split]
     images = read_idx(_find_idx_file(root, image_stem))
     labels = read_idx(_find_idx_file(root, label_stem))
     if images.ndim != 3:
-        raise ValueError(f"{image_stem}: expected 3 dimensions [N, rows, cols], got shape {images.shape}")
+        raise DataFileError(f"{image_stem}: expected 3 dimensions [N, rows, cols], got shape {images.shape}")
     if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-        raise ValueError(f"{label_stem}: expected shape [{images.shape[0]}], got {labels.shape}")
+        raise DataFileError(f"{label_stem}: expected shape [{images.shape[0]}], got {labels.shape}")
     total_pad = pad_to - images.shape[1]
     if total_pad < 0 or total_pad % 2 or pad_to - images.shape[2] != total_pad:
-        raise ValueError(f"cannot pad {images.shape[1]}x{images.shape[2]} images symmetrically to {pad_to}x{pad_to}")
+        raise InvalidArgumentError(f"cannot pad {images.shape[1]}x{images.shape[2]} images symmetrically to {pad_to}x{pad_to}")
     low, high = scale
     scaled = images.astype(np.float32) / 255.0 * (high - low) + low
     padded = np.pad(scaled, ((0, 0), (total_pad // 2,) * 2, (total_pad // 2,) * 2), constant_values=low)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from probflow.errors import DataFileError
+
 _IDX_DTYPES = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
@@ -24,16 +26,16 @@ _IDX_DTYPES = {
 def parse_idx(payload: bytes, *, source: str = "<bytes>") -> np.ndarray:
     """Decode the bytes of one IDX file into an array of its declared type and shape."""
     if len(payload) < 4:
-        raise ValueError(f"{source}: {len(payload)} bytes is too short for an IDX header (4-byte magic number)")
+        raise DataFileError(f"{source}: {len(payload)} bytes is too short for an IDX header (4-byte magic number)")
     zero_high, zero_low, type_code, num_dims = payload[:4]
     if zero_high != 0 or zero_low != 0 or type_code not in _IDX_DTYPES:
-        raise ValueError(
+        raise DataFileError(
             f"{source}: bad IDX magic number 0x{payload[:4].hex()}; expected 0x0000TTDD with type code TT in "
             f"{sorted(f'0x{code:02x}' for code in _IDX_DTYPES)} and DD the number of dimensions"
         )
     header_size = 4 + 4 * num_dims
     if len(payload) < header_size:
-        raise ValueError(
+        raise DataFileError(
             f"{source}: header declares {num_dims} dimensions but the file ends after {len(payload)} bytes"
         )
     shape = tuple(int(size) for size in np.frombuffer(payload, dtype=">u4", count=num_dims, offset=4))
@@ -41,7 +43,7 @@ def parse_idx(payload: bytes, *, source: str = "<bytes>") -> np.ndarray:
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     actual = len(payload) - header_size
     if actual != expected:
-        raise ValueError(f"{source}: header shape {shape} of {dtype} needs {expected} data bytes, found {actual}")
+        raise DataFileError(f"{source}: header shape {shape} of {dtype} needs {expected} data bytes, found {actual}")
     return np.frombuffer(payload, dtype=dtype, offset=header_size).reshape(shape).astype(dtype.newbyteorder("="))
 
 

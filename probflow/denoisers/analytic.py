@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
+from probflow.errors import DenoiserConfigError, InvalidArgumentError
 from probflow.denoisers.base import DenoiserModule, batch_sigma, broadcast_sigma
 
 TensorLike = torch.Tensor | float | Sequence[float]
@@ -44,7 +45,7 @@ class AnalyticDenoiser(DenoiserModule, ABC):
 
     def _check_sample_shape(self, x: torch.Tensor) -> None:
         if x.ndim < 1 or x.shape[1:] != self.shape:
-            raise ValueError(f"x must have shape [batch, {', '.join(map(str, self.shape))}], got {tuple(x.shape)}")
+            raise InvalidArgumentError(f"x must have shape [batch, {', '.join(map(str, self.shape))}], got {tuple(x.shape)}")
 
 
 def _float64(value: TensorLike) -> torch.Tensor:
@@ -53,7 +54,7 @@ def _float64(value: TensorLike) -> torch.Tensor:
 
 def _check_non_negative(std: torch.Tensor) -> None:
     if not bool((std >= 0).all()) or not bool(torch.isfinite(std).all()):
-        raise ValueError("std must be finite and non-negative")
+        raise DenoiserConfigError("std must be finite and non-negative")
 
 
 class Gaussian(AnalyticDenoiser):
@@ -76,7 +77,7 @@ class Gaussian(AnalyticDenoiser):
             broadcastable = False
         if not broadcastable:
             target = "a common shape" if shape is None else f"shape {tuple(shape)}"
-            raise ValueError(f"mean {tuple(mean.shape)} and std {tuple(std.shape)} must broadcast to {target}")
+            raise DenoiserConfigError(f"mean {tuple(mean.shape)} and std {tuple(std.shape)} must broadcast to {target}")
         super().__init__(sample_shape)
         self.register_buffer("mean", mean.expand(sample_shape).clone())
         self.register_buffer("std", std.expand(sample_shape).clone())
@@ -130,7 +131,7 @@ class GaussianMixture(AnalyticDenoiser):
     ) -> None:
         means, std = _float64(means), _float64(std)
         if means.ndim < 2:
-            raise ValueError(f"means must have shape [K, *sample_shape], got {tuple(means.shape)}")
+            raise DenoiserConfigError(f"means must have shape [K, *sample_shape], got {tuple(means.shape)}")
         _check_non_negative(std)
         super().__init__(means.shape[1:])
         components, dimension = means.shape[0], math.prod(self.shape)
@@ -139,13 +140,13 @@ class GaussianMixture(AnalyticDenoiser):
         elif std.shape == means.shape:
             variances = (std**2).reshape(components, dimension)
         else:
-            raise ValueError(
+            raise DenoiserConfigError(
                 f"std must be a scalar, of shape [{components}] or of shape {tuple(means.shape)}, "
                 f"got {tuple(std.shape)}"
             )
         weights = torch.ones(components, dtype=torch.float64) if weights is None else _float64(weights)
         if weights.shape != (components,) or not bool((weights > 0).all()) or not bool(torch.isfinite(weights).all()):
-            raise ValueError(f"weights must be {components} finite positive numbers, got shape {tuple(weights.shape)}")
+            raise DenoiserConfigError(f"weights must be {components} finite positive numbers, got shape {tuple(weights.shape)}")
         self.max_chunk_elements = max_chunk_elements
         self.register_buffer("means", means)
         self.register_buffer("variances", variances.clone())

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from probflow.errors import MissingDependencyError
 from probflow.denoisers.discrete import DiscreteDDPM
 
 
@@ -33,5 +34,5 @@ def from_diffusers(unet: nn.Module, scheduler: Any) -> DiscreteDDPM:
     try:
         importlib.import_module("diffusers")
     except ImportError as exc:
-        raise ImportError("from_diffusers needs the optional dependency 'diffusers' (pip install diffusers)") from exc
+        raise MissingDependencyError("from_diffusers needs diffusers: pip install 'probflow[diffusers]'") from exc
     return DiscreteDDPM(_UNetSample(unet), scheduler.alphas_cumprod, prediction=scheduler.config.prediction_type)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from probflow.errors import DenoiserConfigError
 from probflow.denoisers.precond import Coefficients, Network, Preconditioning
 from probflow.denoisers.scalings import check_prediction_type, output_scalings, vp_input_scaling
 from probflow.schedules.conversions import alpha_bar_to_sigma, sigma_to_alpha_bar
@@ -83,11 +84,11 @@ class DiscreteDDPM(VPTimestepModel):
         super().__init__(model, prediction)
         alpha_bar = torch.as_tensor(alphas_cumprod, dtype=torch.float64, device="cpu").detach()
         if alpha_bar.ndim != 1 or alpha_bar.numel() < 2:
-            raise ValueError(f"alphas_cumprod must be 1-D with at least 2 entries, got shape {tuple(alpha_bar.shape)}")
+            raise DenoiserConfigError(f"alphas_cumprod must be 1-D with at least 2 entries, got shape {tuple(alpha_bar.shape)}")
         if not bool(((alpha_bar > 0) & (alpha_bar < 1)).all()):
-            raise ValueError("alphas_cumprod must lie strictly between 0 and 1")
+            raise DenoiserConfigError("alphas_cumprod must lie strictly between 0 and 1")
         if not bool((alpha_bar[1:] < alpha_bar[:-1]).all()):
-            raise ValueError("alphas_cumprod must be strictly decreasing in the timestep")
+            raise DenoiserConfigError("alphas_cumprod must be strictly decreasing in the timestep")
         sigmas = alpha_bar_to_sigma(alpha_bar)
         self.register_buffer("sigmas", sigmas)
         self.register_buffer("log_sigmas", sigmas.log())

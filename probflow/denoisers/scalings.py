@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from probflow.errors import DenoiserConfigError
+
 PREDICTION_TYPES: tuple[str, ...] = ("epsilon", "sample", "v_prediction")
 """Prediction targets of discrete/continuous-time VP models, named as in diffusers' ``prediction_type``."""
 
@@ -58,4 +60,4 @@ def check_prediction_type(prediction: str) -> None:
     """Raise ``ValueError`` naming the accepted values when ``prediction`` is not in :data:`PREDICTION_TYPES`."""
     if prediction not in PREDICTION_TYPES:
         expected = ", ".join(repr(name) for name in PREDICTION_TYPES)
-        raise ValueError(f"unknown prediction type {prediction!r}; expected one of {expected}")
+        raise DenoiserConfigError(f"unknown prediction type {prediction!r}; expected one of {expected}")

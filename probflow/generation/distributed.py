@@ -64,9 +64,9 @@ def parse_device(spec: str) -> torch.device:
     try:
         device = torch.device(spec)
     except RuntimeError as exc:
-        raise ValueError(f"unknown device {spec!r}: {str(exc).splitlines()[0]}") from exc
+        raise DistributedSetupError(f"unknown device {spec!r}: {str(exc).splitlines()[0]}") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {spec!r} asked for, but CUDA is not available here")
+        raise DistributedSetupError(f"device {spec!r} asked for, but CUDA is not available here")
     return device
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from probflow.errors import MissingFileError
 from probflow.generation.distributed import all_gather, current_ranks, on_main
 from probflow.generation.shards import OutputDirError, read_all_manifests, read_shard
 from probflow.metrics import fid, kid
@@ -45,7 +46,7 @@ def shard_features(out_dir: str | Path, extract: FeatureExtractor) -> tuple[torc
     """
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
-        raise FileNotFoundError(f"{out_dir}: no such output directory")
+        raise MissingFileError(f"{out_dir}: no such output directory")
     ranks = current_ranks()
     records = sorted((r for rs in read_all_manifests(out_dir).values() for r in rs), key=lambda r: r.file)
     if not records:

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from probflow.errors import OutputDirError
+from probflow.errors import MissingFileError, OutputDirError
 from probflow.files import WRITE_CHECK, check_output_dir, exclusive_lock, temporaries, write_bytes
 from probflow.generation.distributed import Ranks
 
@@ -90,7 +90,7 @@ def read_manifest(path: Path) -> list[ShardRecord]:
     try:
         content = json.loads(path.read_text())
         if content.get("format") != FORMAT:
-            raise ValueError(f"format {content.get('format')!r}, expected {FORMAT!r}")
+            raise OutputDirError(f"format {content.get('format')!r}, expected {FORMAT!r}")
         return [ShardRecord(entry["file"], tuple(entry["seeds"]), entry["sha256"]) for entry in content["shards"]]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise OutputDirError(f"{path}: not a probflow sample manifest ({exc})") from exc
@@ -234,7 +234,7 @@ def load_samples(out_dir: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
     """
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
-        raise FileNotFoundError(f"{out_dir}: no such output directory")
+        raise MissingFileError(f"{out_dir}: no such output directory")
     records = [record for records in read_all_manifests(out_dir).values() for record in records]
     if not records:
         raise OutputDirError(f"{out_dir}: no committed shards (no manifest-rank*.json lists any)")

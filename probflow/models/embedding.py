@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from probflow.errors import InvalidArgumentError
+
 
 class SinusoidalEmbedding(nn.Module):
     """Map ``c`` of shape ``[batch]`` to ``[cos(f_k c), sin(f_k c)]_k`` of shape ``[batch, dim]``.
@@ -20,7 +22,7 @@ class SinusoidalEmbedding(nn.Module):
     def __init__(self, dim: int, max_frequency: float = 1000.0) -> None:
         super().__init__()
         if dim < 4 or dim % 2:
-            raise ValueError(f"embedding dim must be even and at least 4, got {dim}")
+            raise InvalidArgumentError(f"embedding dim must be even and at least 4, got {dim}")
         exponents = torch.arange(dim // 2, dtype=torch.float64) / (dim // 2 - 1)
         self.register_buffer("frequencies", torch.exp(exponents * math.log(max_frequency)).float(), persistent=False)
 

@@ -16,6 +16,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from probflow.errors import CheckpointError, InvalidArgumentError
 from probflow.files import replacing
 from probflow.loading import load_checkpoint
 from probflow.models.encoders import Classifier, NoiseLevelRegressor
@@ -28,14 +29,14 @@ def model_spec(module: nn.Module) -> dict:
     """``{"class": name, "hparams": kwargs}`` that :func:`model_from_spec` turns back into an equal module."""
     name = type(module).__name__
     if MODEL_CLASSES.get(name) is not type(module):
-        raise TypeError(f"{name} is not a probflow model; expected one of {sorted(MODEL_CLASSES)}")
+        raise InvalidArgumentError(f"{name} is not a probflow model; expected one of {sorted(MODEL_CLASSES)}")
     return {"class": name, "hparams": dict(module.hparams)}
 
 
 def model_from_spec(spec: dict) -> nn.Module:
     """A freshly initialised module of ``spec["class"]`` built from ``spec["hparams"]``."""
     if spec.get("class") not in MODEL_CLASSES:
-        raise ValueError(f"unknown model class {spec.get('class')!r}; expected one of {sorted(MODEL_CLASSES)}")
+        raise CheckpointError(f"unknown model class {spec.get('class')!r}; expected one of {sorted(MODEL_CLASSES)}")
     return MODEL_CLASSES[spec["class"]](**spec["hparams"])
 
 
@@ -44,7 +45,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     or a pickle restricted to tensors and containers, so an untrusted checkpoint cannot execute anything)."""
     state = load_checkpoint(path)
     if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
-        raise ValueError(f"{path}: expected a flat dict of tensors (a state_dict), got {type(state).__name__}")
+        raise CheckpointError(f"{path}: expected a flat dict of tensors (a state_dict), got {type(state).__name__}")
     return state
 
 
@@ -76,7 +77,7 @@ def load_weights(path: str | Path) -> tuple[dict[str, nn.Module], dict[str, str]
     with safe_open(str(path), framework="pt") as handle:
         metadata = dict(handle.metadata() or {})
     if "components" not in metadata:
-        raise ValueError(f"{path}: not a probflow weights file (no 'components' metadata entry)")
+        raise CheckpointError(f"{path}: not a probflow weights file (no 'components' metadata entry)")
     tensors = load_file(path)
     components = {}
     for component, spec in json.loads(metadata["components"]).items():

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from probflow.errors import InvalidArgumentError
 from probflow.models.blocks import ResBlock
 from probflow.models.embedding import SinusoidalEmbedding
 
@@ -83,7 +84,7 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor, noise_cond: torch.Tensor | None = None) -> torch.Tensor:
         factor = 2 ** len(self.downsamples)
         if x.shape[-1] % factor or x.shape[-2] % factor:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"UNet with {len(self.downsamples) + 1} levels needs height and width divisible by {factor}, "
                 f"got {tuple(x.shape[-2:])}"
             )

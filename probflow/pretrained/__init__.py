@@ -15,6 +15,7 @@ from pathlib import Path
 
 from torch import nn
 
+from probflow.errors import MissingFileError, UnknownModelError
 from probflow.denoisers import ContinuousDDPM, EDMPrecond, NoiseLevelPredictor, TimeFreeEpsilon
 from probflow.models import load_weights
 from probflow.pretrained.denoiser import PretrainedDenoiser
@@ -64,7 +65,7 @@ def weights_path(name: str) -> Path:
 
 def _check_name(name: str) -> None:
     if name not in _LOADERS:
-        raise KeyError(f"unknown pretrained model {name!r}; available: {', '.join(available())}")
+        raise UnknownModelError(f"unknown pretrained model {name!r}; available: {', '.join(available())}")
 
 
 def load(name: str) -> nn.Module:
@@ -75,7 +76,7 @@ def load(name: str) -> nn.Module:
     """
     path = weights_path(name)
     if not path.is_file():
-        raise FileNotFoundError(f"the weights of {name!r} are missing from {path}; rebuild them with "
+        raise MissingFileError(f"the weights of {name!r} are missing from {path}; rebuild them with "
                                 f"`python -m probflow.training {name} --out {path}`")
     return _LOADERS[name]()
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from probflow.errors import InvalidArgumentError
 from probflow.data import load_digits, load_fashion_mnist
 from probflow.denoisers import EDMPrecond
 from probflow.models import Classifier, NoiseLevelRegressor, UNet
@@ -61,13 +62,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
-            raise ValueError(f"unknown objective {self.objective!r}; expected one of {list(OBJECTIVES)}")
+            raise InvalidArgumentError(f"unknown objective {self.objective!r}; expected one of {list(OBJECTIVES)}")
         if self.dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; expected one of {list(DATASETS)}")
+            raise InvalidArgumentError(f"unknown dataset {self.dataset!r}; expected one of {list(DATASETS)}")
         if self.dataset == "fashion-mnist" and self.data_root is None:
-            raise ValueError("dataset 'fashion-mnist' needs data_root, the folder holding its IDX files")
+            raise InvalidArgumentError("dataset 'fashion-mnist' needs data_root, the folder holding its IDX files")
         if self.steps < 1 or self.batch_size < 1:
-            raise ValueError(f"steps and batch_size must be positive, got {self.steps} and {self.batch_size}")
+            raise InvalidArgumentError(f"steps and batch_size must be positive, got {self.steps} and {self.batch_size}")
         # JSON round trips turn tuples into lists; normalise so that equal configs compare equal.
         object.__setattr__(self, "channels", tuple(int(width) for width in self.channels))
         object.__setattr__(self, "data_scale", tuple(float(bound) for bound in self.data_scale))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from probflow.errors import CheckpointError
+from probflow.errors import CheckpointError, UnknownModelError
 from probflow.files import check_output_dir, check_output_file
 from probflow.models import save_weights
 from probflow.training.checkpoint import model_from_checkpoint, read_checkpoint_metadata
@@ -81,7 +81,7 @@ def build_recipe(
     any training.
     """
     if name not in RECIPES:
-        raise KeyError(f"unknown recipe {name!r}; available: {', '.join(sorted(RECIPES))}")
+        raise UnknownModelError(f"unknown recipe {name!r}; available: {', '.join(sorted(RECIPES))}")
     check_output_file(out, "weights file")
     for component in RECIPES[name]:
         check_output_dir(Path(work_dir) / name / component, "checkpoint folder")
