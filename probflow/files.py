@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from probflow.errors import OutputPathError
+from probflow.extras import require
 
 TEMPORARY_SUFFIX = ".tmp"
 #: The name whose temporary files the write checks create and delete at once (a kill may leave one).
@@ -178,10 +179,9 @@ def check_output_file(path: str | Path, label: str) -> Path:
 
 def check_figure_file(path: str | Path, label: str) -> Path:
     """:func:`check_output_file`, and a suffix that names an image format matplotlib writes (or none: PNG)."""
-    from matplotlib.backend_bases import FigureCanvasBase
-
+    backend_bases = require("matplotlib.backend_bases", feature="writing a figure")
     path = check_output_file(path, label)
-    formats = FigureCanvasBase.get_supported_filetypes()
+    formats = backend_bases.FigureCanvasBase.get_supported_filetypes()
     if path.suffix and path.suffix[1:].lower() not in formats:
         raise OutputPathError(f"{label} {path}: unknown image format {path.suffix!r}; use one of "
                               f"{', '.join('.' + name for name in sorted(formats))}")
