@@ -4,7 +4,7 @@ If the error of a method behaves like ``e(N) = C N^-p`` for ``N`` steps (global 
 Wanner I, sec. II.3), then ``log e = log C - p log N``, and ``p`` is minus the slope of the least-squares
 line through the points ``(log N_l, log e_l)``:
 
-    p = -S_xy / S_xx,   se(p) = sqrt(SSR / ((n - 2) S_xx)),   R^2 = 1 - SSR / S_yy
+    p = -S_xy / S_xx,   se(p) = sqrt(SSR / ((n - 2) S_xx)),   R^2 = 1 - SSR / S_yy   (numpy.polyfit)
 
 with ``S_xx = sum (x - x_bar)^2``, ``S_xy = sum (x - x_bar)(y - y_bar)`` and ``SSR`` the sum of squared residuals
 (the ordinary least-squares slope and its standard error; e.g. Seber & Lee, "Linear Regression Analysis", ch. 3).
@@ -27,6 +27,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from probflow.errors import InvalidArgumentError
+from probflow.validation import check_int
 
 
 @dataclass(frozen=True)
@@ -93,26 +96,26 @@ def local_slopes(steps: Sequence[int], errors: Sequence[float]) -> list[float]:
 
 
 def least_squares_order(steps: Sequence[int], errors: Sequence[float]) -> tuple[float, float, float]:
-    """``(p, se(p), R^2)`` of the least-squares line ``log e = log C - p log N`` (module docstring)."""
+    """``(p, se(p), R^2)`` of the least-squares line ``log e = log C - p log N`` (module docstring), by
+    ``numpy.polyfit``; its unscaled covariance times ``SSR / (n - 2)`` is the slope's variance."""
     x = np.log(np.asarray(steps, dtype=np.float64))
     y = np.log(np.asarray(errors, dtype=np.float64))
-    dx, dy = x - x.mean(), y - y.mean()
-    s_xx, s_yy = float(dx @ dx), float(dy @ dy)
-    slope = float(dx @ dy) / s_xx
-    residual = float(((dy - slope * dx) ** 2).sum())
-    standard_error = math.sqrt(residual / ((len(x) - 2) * s_xx)) if len(x) > 2 else math.nan
-    r_squared = 1.0 - residual / s_yy if s_yy > 0 else math.nan
-    return -slope, standard_error, r_squared
+    (slope, intercept), covariance = np.polyfit(x, y, 1, cov="unscaled")
+    residual = float(((y - (slope * x + intercept)) ** 2).sum())
+    standard_error = math.sqrt(covariance[0, 0] * residual / (len(x) - 2)) if len(x) > 2 else math.nan
+    spread = float(((y - y.mean()) ** 2).sum())
+    r_squared = 1.0 - residual / spread if spread > 0 else math.nan
+    return -float(slope), standard_error, r_squared
 
 
 def check_steps(steps: Sequence[int]) -> tuple[int, ...]:
     """Step counts must be at least two distinct positive integers in increasing order."""
-    levels = tuple(steps)
-    if len(levels) < 2 or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in levels):
-        raise ValueError(f"steps must be at least two positive integers, got {steps!r}")
+    levels = tuple(check_int("each of steps", n, minimum=1, error=InvalidArgumentError) for n in steps)
+    if len(levels) < 2:
+        raise InvalidArgumentError(f"steps must be at least two positive integers, got {steps!r}")
     if any(b <= a for a, b in zip(levels, levels[1:])):
-        raise ValueError(f"steps must be strictly increasing, got {steps!r}")
-    return tuple(int(n) for n in levels)
+        raise InvalidArgumentError(f"steps must be strictly increasing, got {steps!r}")
+    return levels
 
 
 def _longest_agreeing_run(slopes: Sequence[float], tolerance: float) -> tuple[int, int]:
