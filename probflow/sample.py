@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -14,6 +15,9 @@ from probflow.solvers.base import Solver
 from probflow.solvers.exponential_adams import ExponentialAdams
 from probflow.solvers.registry import as_solver
 from probflow.validation import check_int, check_sigma_range, validate_state
+
+if TYPE_CHECKING:
+    from probflow.calibration import Schedule
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,11 @@ class Recommendation:
     def sigmas(self, sigma_min: float, sigma_max: float) -> torch.Tensor:
         """The recommended grid from ``sigma_max`` down to ``sigma_min``, then 0."""
         return SCHEDULES[self.schedule](self.num_steps, sigma_min, sigma_max, **self.schedule_params)
+
+    def config(self) -> dict:
+        """The solver's :meth:`~probflow.solvers.Solver.config` and the grid, as JSON values."""
+        return {"solver": self.solver.config(), "num_steps": self.num_steps, "schedule": self.schedule,
+                "schedule_params": dict(self.schedule_params)}
 
 
 def recommended(nfe: int) -> Recommendation:
@@ -74,7 +83,8 @@ def sample(
     denoiser,
     noise: torch.Tensor,
     *,
-    nfe: int,
+    nfe: int | None = None,
+    schedule: Schedule | None = None,
     solver: Solver | str | None = None,
     sigma_min: float = 0.002,
     sigma_max: float = 80.0,
@@ -92,9 +102,15 @@ def sample(
     default 7) with as many steps as fit in the budget; an SDE solver integrates the :class:`~probflow.ReverseSDE`
     (default Langevin strength). ``generator`` seeds stochastic solvers (per sample if a list); ``model_kwargs``
     reach every denoiser call (:func:`probflow.solve`).
+
+    With a calibrated ``schedule`` (:func:`probflow.calibrate`), its solver runs on its grid from its ``sigma_max``;
+    ``nfe``, if given, must be the schedule's, and a denoiser other than the one it was calibrated for warns.
     """
-    nfe = check_int("nfe", nfe, minimum=1, error=SolverConfigError)
     noise = validate_state(noise, name="noise", error=InvalidArgumentError)
+    if schedule is not None:
+        return _sample_on_schedule(denoiser, noise, schedule, nfe=nfe, solver=solver, rho=rho, generator=generator,
+                                   callback=callback, progress=progress, model_kwargs=model_kwargs)
+    nfe = check_int("nfe", nfe, minimum=1, error=SolverConfigError)
     sigma_min, sigma_max = check_sigma_range(sigma_min, sigma_max)
     if solver is None and rho is None:
         choice = recommended(nfe)
@@ -105,3 +121,13 @@ def sample(
     solution = solve(denoiser, solver, noise * sigma_max, sigmas, generator=generator, callback=callback,
                      progress=progress, model_kwargs=model_kwargs)
     return solution.x
+
+
+def _sample_on_schedule(denoiser, noise: torch.Tensor, schedule: Schedule, *, nfe: int | None, solver, rho,
+                        **options) -> torch.Tensor:
+    if solver is not None or rho is not None:
+        raise SolverConfigError("a schedule brings its own solver and grid: give no solver or rho with it")
+    if nfe is not None and check_int("nfe", nfe, minimum=1, error=SolverConfigError) != schedule.nfe:
+        raise SolverConfigError(f"the schedule was calibrated for nfe={schedule.nfe}, not nfe={nfe}")
+    schedule.check_denoiser(denoiser, noise.shape[1:], noise.device)
+    return solve(denoiser, schedule.solver, noise * schedule.sigma_max, schedule.sigmas, **options).x

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import probflow
+from probflow.comparison.lesson_ddim import LessonDDIM
 from probflow.errors import DenoiserOutputError
 from probflow.generation import OutputDirError, SamplingPlan, generate, load_samples, sample_in_memory
 from probflow.solvers import DDIM, EDMStochastic, EulerAncestral, EulerMaruyama, TorchSDE
@@ -13,6 +14,11 @@ from probflow.solvers.torchsde_backend import METHODS as TORCHSDE_METHODS
 from tests.test_generation_toys import GAUSSIAN, MIXTURE, SHAPE
 
 SEEDS = [3, 11, 4, 0, 25, 7, 9]
+
+
+def _predicted_alpha_bar(x_vp: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(x_vp.flatten(1).mean(dim=1))
+
 # Every stochastic family (with its noise switched on) and every torchsde method.
 STOCHASTIC = [EulerAncestral(), EDMStochastic(s_churn=10.0), DDIM(eta=0.7), EulerMaruyama(),
               *(TorchSDE(method) for method in TORCHSDE_METHODS)]
@@ -62,7 +68,7 @@ def test_rerun_skips_done_seeds_and_new_seeds_extend_the_directory(tmp_path):
 
 def test_resuming_with_another_configuration_is_refused(tmp_path):
     generate(MIXTURE, range(4), tmp_path, nfe=6, batch_size=2)
-    changed = r'another configuration \(nfe: 6 there, 8 now; solver: "recommended: Recommendation'
+    changed = r"another configuration \(nfe: 6 there, 8 now; solver: {'recommended': {'solver': {'solver': "
     with pytest.raises(OutputDirError, match=changed):
         generate(MIXTURE, range(8), tmp_path, nfe=8, batch_size=2)
 
@@ -79,3 +85,29 @@ def test_a_plan_without_a_solver_samples_as_probflow_sample_does():
     noise = torch.randn(1, *SHAPE, generator=torch.Generator().manual_seed(9))
     expected = probflow.sample(MIXTURE, noise, nfe=12)
     assert torch.equal(SamplingPlan.build(MIXTURE, nfe=12).sample([9]), expected)
+
+
+def _first_half_then_all(tmp_path, first, second) -> None:
+    generate(GAUSSIAN, range(10), tmp_path, nfe=6, solver=first, batch_size=5)
+    generate(GAUSSIAN, range(20), tmp_path, nfe=6, solver=second, batch_size=5)
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    # The adversarial test's case: the lesson's options used to be missing from repr(DDIM), so this resume mixed.
+    (LessonDDIM(1.0, clip=0.1, noise_scale=0.0), DDIM(1.0)),
+    (LessonDDIM(1.0, clip=0.1), LessonDDIM(1.0, clip=0.2)),
+    (LessonDDIM(1.0, alpha_bar_predictor=_predicted_alpha_bar), LessonDDIM(1.0, alpha_bar_predictor=torch.sigmoid)),
+    (EDMStochastic(s_churn=1.0), EDMStochastic(s_churn=1.0, s_noise=1.001)),
+], ids=["lesson-vs-plain", "clip", "predictor", "s_noise"])
+def test_a_resume_with_any_other_solver_parameter_is_refused(tmp_path, first, second):
+    with pytest.raises(OutputDirError, match="another configuration"):
+        _first_half_then_all(tmp_path, first, second)
+    seeds, _ = load_samples(tmp_path)
+    assert seeds.tolist() == list(range(10))
+
+
+def test_a_resume_with_the_same_configuration_completes_bitwise_like_a_clean_run(tmp_path):
+    solver = LessonDDIM(1.0, clip=0.1, noise_scale=0.5)
+    _first_half_then_all(tmp_path / "resumed", solver, LessonDDIM(1.0, clip=0.1, noise_scale=0.5))
+    generate(GAUSSIAN, range(20), tmp_path / "clean", nfe=6, solver=solver, batch_size=5)
+    assert torch.equal(load_samples(tmp_path / "resumed")[1], load_samples(tmp_path / "clean")[1])

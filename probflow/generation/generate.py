@@ -21,13 +21,15 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from probflow.errors import SolverConfigError
+from probflow.calibration import Schedule
+from probflow.errors import InvalidArgumentError, SolverConfigError
 from probflow.generation.distributed import Ranks, all_gather, barrier, current_ranks, on_main
 from probflow.generation.seeds import check_seeds
 from probflow.generation.shards import ShardWriter, prepare
 from probflow.noise import NoiseSource, seed_generators
 from probflow.sample import recommended, sample
 from probflow.solvers.base import Solver
+from probflow.solvers.registry import as_solver
 
 STATE_DTYPES = (torch.float32, torch.float64)
 
@@ -36,12 +38,14 @@ STATE_DTYPES = (torch.float32, torch.float64)
 class SamplingPlan:
     """Everything that decides a sample besides its seed: ``x_T = sigma_max * n(seed)``, then
     :func:`probflow.sample` integrates to sigma = 0 in at most ``nfe`` denoiser calls: with ``solver=None`` on
-    :func:`probflow.recommended` ``(nfe)``'s solver and grid, else with ``solver`` on a Karras grid (EDM eq. 5).
-    ``label`` names the denoiser in the output directory's ``run.json``."""
+    :func:`probflow.recommended` ``(nfe)``'s solver and grid, else with ``solver`` on a Karras grid (EDM eq. 5), or a
+    calibrated ``schedule``'s solver on its grid. ``label`` names the denoiser in the output directory's
+    ``run.json``."""
 
     denoiser: Callable
     shape: tuple[int, ...]
     solver: Solver | None
+    schedule: Schedule | None
     nfe: int
     sigma_min: float
     sigma_max: float
@@ -50,26 +54,31 @@ class SamplingPlan:
     label: str
 
     @classmethod
-    def build(cls, denoiser: Callable, *, nfe: int = 20, solver: Solver | None = None,
-              shape: Sequence[int] | None = None, sigma_min: float = 0.002, sigma_max: float = 80.0,
+    def build(cls, denoiser: Callable, *, nfe: int | None = 20, solver: Solver | str | None = None,
+              schedule: Schedule | None = None, shape: Sequence[int] | None = None, sigma_min: float = 0.002, sigma_max: float = 80.0,
               dtype: torch.dtype = torch.float32, device: torch.device | str | None = None,
               label: str | None = None) -> SamplingPlan:
         """Check the settings before anything runs; ``solver=None`` picks :func:`probflow.recommended` ``(nfe)``.
 
         ``shape`` (one sample's, e.g. ``(C, H, W)``) defaults to ``denoiser.shape``; ``device`` to the device of
-        the denoiser's parameters, else the CPU.
+        the denoiser's parameters, else the CPU. With a ``schedule``, ``nfe`` is the schedule's (``None`` or equal).
         """
         if not callable(denoiser):
-            raise TypeError(f"denoiser must be callable as D(x, sigma), got {type(denoiser).__name__}")
+            raise InvalidArgumentError(f"denoiser must be callable as D(x, sigma), got {type(denoiser).__name__}")
+        if schedule is not None:
+            if solver is not None or nfe not in (None, schedule.nfe):
+                raise SolverConfigError(f"a schedule brings its solver and budget (nfe={schedule.nfe}): give no "
+                                        f"solver and no other nfe with it")
+            nfe = schedule.nfe
         recommended(nfe)  # refuses an nfe that is not a positive integer
-        if solver is not None and not isinstance(solver, Solver):
-            raise TypeError(f"solver must be a probflow Solver instance or None, got {type(solver).__name__}")
+        solver = None if solver is None else as_solver(solver)
         if dtype not in STATE_DTYPES:
-            raise TypeError(f"dtype must be torch.float32 or torch.float64 (the solver state), got {dtype}")
+            raise InvalidArgumentError(f"dtype must be torch.float32 or torch.float64 (the solver state), got {dtype}")
         return cls(
             denoiser=denoiser,
             shape=_sample_shape(denoiser, shape),
             solver=solver,
+            schedule=schedule,
             nfe=nfe,
             sigma_min=float(sigma_min),
             sigma_max=float(sigma_max),
@@ -82,23 +91,27 @@ class SamplingPlan:
         """Samples ``[len(seeds), *shape]`` on ``device``; row ``i`` depends only on ``seeds[i]``."""
         generators = seed_generators(seeds, self.device)
         noise = NoiseSource(generators, torch.Size([len(seeds), *self.shape]), self.dtype, self.device).randn()
+        if self.schedule is not None:
+            return sample(self.denoiser, noise, schedule=self.schedule, generator=generators)
         return sample(self.denoiser, noise, nfe=self.nfe, solver=self.solver, sigma_min=self.sigma_min,
                       sigma_max=self.sigma_max, generator=generators)
 
     def config(self) -> dict:
         """The settings as JSON values, recorded in ``run.json`` so a resume cannot mix configurations."""
         return {
-            "model": self.label, "solver": _describe_solver(self.solver, self.nfe), "nfe": self.nfe,
+            "model": self.label, "solver": _describe_solver(self.solver, self.schedule, self.nfe), "nfe": self.nfe,
             "shape": list(self.shape),
             "sigma_min": self.sigma_min, "sigma_max": self.sigma_max, "dtype": str(self.dtype),
             "device": self.device.type,
         }
 
 
-def _describe_solver(solver: Solver | None, nfe: int) -> str:
-    if solver is None:
-        return f"recommended: {recommended(nfe)!r}"
-    return repr(solver)
+def _describe_solver(solver: Solver | None, schedule: Schedule | None, nfe: int) -> dict:
+    """The solver's whole configuration (every parameter, callables by qualified name) and its grid: what a resume
+    compares."""
+    if schedule is not None:
+        return {"schedule": {"solver": schedule.solver.config(), "sigmas": list(schedule.grid)}}
+    return {"recommended": recommended(nfe).config()} if solver is None else solver.config()
 
 
 def _sample_shape(denoiser: Callable, shape: Sequence[int] | None) -> tuple[int, ...]:
@@ -192,8 +205,8 @@ def sample_in_memory(plan: SamplingPlan, seeds: Sequence[int], *, batch_size: in
     return all_seeds[order], samples[order]
 
 
-def generate(denoiser: Callable, seeds: Sequence[int], out_dir: str | Path, *, nfe: int = 20,
-             solver: Solver | None = None, batch_size: int = 64, shape: Sequence[int] | None = None,
+def generate(denoiser: Callable, seeds: Sequence[int], out_dir: str | Path, *, nfe: int | None = 20,
+             solver: Solver | str | None = None, schedule: Schedule | None = None, batch_size: int = 64, shape: Sequence[int] | None = None,
              sigma_min: float = 0.002, sigma_max: float = 80.0, dtype: torch.dtype = torch.float32,
              device: torch.device | str | None = None, label: str | None = None,
              progress: bool = False) -> GenerationReport:
@@ -203,6 +216,6 @@ def generate(denoiser: Callable, seeds: Sequence[int], out_dir: str | Path, *, n
     :func:`~probflow.generation.load_samples`. Rerunning the same call after a crash or kill finishes the
     missing seeds only.
     """
-    plan = SamplingPlan.build(denoiser, nfe=nfe, solver=solver, shape=shape, sigma_min=sigma_min,
+    plan = SamplingPlan.build(denoiser, nfe=nfe, solver=solver, schedule=schedule, shape=shape, sigma_min=sigma_min,
                               sigma_max=sigma_max, dtype=dtype, device=device, label=label)
     return write_shards(plan, seeds, out_dir, batch_size=batch_size, progress=progress)
