@@ -7,8 +7,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from probflow.cli import CommandError
-from probflow.cli.sample import import_object
+from probflow.errors import CommandError
+from probflow.cli.denoiser_options import import_object
 from probflow.comparison import (
     DEFAULT_NUM_SAMPLES, LESSON_TABLES, QUICK_NUM_SAMPLES, REALS_LABEL, ComparisonRow, SamplerConfig, compare,
     digits_reals, markdown_table, parse_config, quick, real_vs_real, resolve_denoiser, run_lesson_table, write_rows,

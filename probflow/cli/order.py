@@ -13,8 +13,8 @@ import dataclasses
 
 import torch
 
-from probflow.cli import CommandError
-from probflow.cli.sample import import_object
+from probflow.errors import CommandError
+from probflow.cli.denoiser_options import import_object
 from probflow.convergence import (
     PROBLEMS, OrderEstimate, estimate_order, get_problem, resolve_reference, suggested_steps,
 )

@@ -7,14 +7,13 @@ are cut into batches, each rank samples every K-th batch, and the output equals 
 from __future__ import annotations
 
 import argparse
-import importlib
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from probflow.cli import CommandError
-from probflow.errors import OutputPathError
+from probflow.calibration import Schedule
+from probflow.cli.denoiser_options import add_denoiser_options, parse_shape, resolve_denoiser
+from probflow.errors import CommandError, OutputPathError
 from probflow.files import check_output_dir, check_output_file, write_bytes
 from probflow.generation import (
     SamplingPlan, encode_png, image_grid, load_samples, parse_seeds, process_group, sample_in_memory, write_grid_png,
@@ -31,6 +30,7 @@ EXAMPLES = """examples:
   probflow sample --seeds 0-49999 --batch-size 500 --out samples/
   torchrun --nproc_per_node=4 -m probflow sample --seeds 0-49999 --out samples/
   probflow sample --denoiser mypackage.models:DENOISER --shape 3,32,32 --solver heun --nfe 35 --npz s.npz
+  probflow sample --schedule schedules/digits-edm.nfe10.json --num-samples 64 --grid calibrated.png
 """
 
 
@@ -45,12 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model", default="digits-edm", help="a shipped model (default: digits-edm)")
-    source.add_argument("--denoiser", metavar="MODULE:ATTR", help="your denoiser D(x, sigma), imported from MODULE")
-    parser.add_argument("--shape", metavar="C,H,W", help="one sample's shape (needed unless the denoiser has .shape)")
-    parser.add_argument("--solver", help="a solver name from 'probflow solvers' (default: the recommended one)")
-    parser.add_argument("--nfe", type=int, default=20, help="at most this many denoiser calls per sample (default: 20)")
+    add_denoiser_options(parser)
+    sampler = parser.add_mutually_exclusive_group()
+    sampler.add_argument("--solver", help="a solver spec, e.g. heun or 'ddim(eta=1)' (default: the recommended one)")
+    sampler.add_argument("--schedule", type=Path, metavar="FILE",
+                         help="a calibrated schedule (probflow calibrate): its solver on its grid")
+    parser.add_argument("--nfe", type=int, help="at most this many denoiser calls per sample (default: 20, or the "
+                                                "schedule's)")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", help="seeds as ranges and lists, e.g. 0-49999 or 1,5,10-19")
     seeds.add_argument("--num-samples", type=int, help="seeds 0..N-1 (default: 64)")
@@ -72,12 +73,14 @@ def run(args: argparse.Namespace) -> int:
     _check_output_paths(args)
     seeds = _seeds(args)
     device = parse_device(args.device)
-    denoiser, label = _denoiser(args)
+    denoiser, label = resolve_denoiser(args)
     if isinstance(denoiser, torch.nn.Module):
         denoiser = denoiser.to(device)
+    schedule = None if args.schedule is None else Schedule.load(args.schedule)
     plan = SamplingPlan.build(
-        denoiser, nfe=args.nfe, solver=None if args.solver is None else get_solver(args.solver),
-        shape=None if args.shape is None else _shape(args.shape), sigma_min=args.sigma_min,
+        denoiser, nfe=args.nfe if args.nfe is not None or schedule is not None else 20,
+        solver=None if args.solver is None else get_solver(args.solver), schedule=schedule,
+        shape=None if args.shape is None else parse_shape(args.shape), sigma_min=args.sigma_min,
         sigma_max=args.sigma_max, dtype=DTYPES[args.dtype], device=device, label=label,
     )
     if args.grid is not None:
@@ -121,47 +124,6 @@ def _seeds(args: argparse.Namespace) -> list[int]:
     if count < 1:
         raise CommandError(f"--num-samples must be at least 1, got {count}")
     return list(range(count))
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(size) for size in text.split(","))
-    except ValueError:
-        shape = ()
-    if not shape or min(shape) < 1:
-        raise CommandError(f"--shape must be positive integers like 1,8,8, got {text!r}")
-    return shape
-
-
-def _denoiser(args: argparse.Namespace) -> tuple[Callable, str]:
-    """The denoiser and the label recorded in the output's run.json."""
-    if args.denoiser is not None:
-        return import_object(args.denoiser), args.denoiser
-    from probflow import pretrained
-
-    if args.model not in pretrained.available():
-        raise CommandError(f"unknown model {args.model!r}; shipped: {', '.join(pretrained.available())}")
-    if not pretrained.weights_path(args.model).is_file():
-        raise CommandError(f"the weights of {args.model!r} are missing: {pretrained.weights_path(args.model)}")
-    return pretrained.load(args.model), args.model
-
-
-def import_object(spec: str) -> Callable:
-    """``"package.module:attr.sub"`` -> that object, which must be callable."""
-    module_name, colon, attribute = spec.partition(":")
-    if not colon or not module_name or not attribute:
-        raise CommandError(f"--denoiser must look like module:attr, got {spec!r}")
-    try:
-        target = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise CommandError(f"cannot import module {module_name!r} for --denoiser ({exc})") from exc
-    for name in attribute.split("."):
-        if not hasattr(target, name):
-            raise CommandError(f"--denoiser {spec}: {module_name} has no attribute {attribute!r}")
-        target = getattr(target, name)
-    if not callable(target):
-        raise CommandError(f"{spec} is a {type(target).__name__}, not a denoiser D(x, sigma)")
-    return target
 
 
 def _requested(stored: tuple[torch.Tensor, torch.Tensor], seeds: list[int]) -> tuple[torch.Tensor, torch.Tensor]:

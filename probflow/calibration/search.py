@@ -1,0 +1,163 @@
+"""Searching a sigma grid for one solver and budget: a low-dimensional family first, then every point.
+
+**Objective.** ``L(sigmas) = mean_k rms(solve(D, solver, x_k, sigmas) - teacher_k)``: the actual solver on the
+candidate grid, against teacher endpoints of the same states at sigma = 0 (a global, solver-aware objective, not the
+local cost of one Euler step). ``probflow.solve`` is differentiable in its grid, so ``dL/dsigmas`` is one backward pass.
+
+**Grids.** ``N`` steps into 0 (as many as the solver's budget allows) start at ``sigma_0 = sigma_max``, end with the
+step from ``sigma_{N-1}`` (``sigma_min``, free) to 0. Two parameterisations of the free points:
+
+* the *family* ``sigma_i = sigma_max (1 + r_i expm1(log(sigma_min / sigma_max) / rho))^rho`` with ``r_i = (i /
+  (N - 1))^kappa``: Karras et al. (2022, eq. 5) with a warp of the step index, three parameters ``(log rho,
+  log sigma_min, log kappa)``;
+* *every point*: ``log sigma_i = log sigma_max - sum_{j <= i} softplus(theta_j)``, ``i = 1 .. N-1``: every grid
+  that decreases strictly, and no other.
+
+**Search.** Adam (Kingma & Ba 2015) on each parameterisation in turn, with a cosine-decaying step size; a step whose
+loss is not finite (a grid on which the solver blows up) is undone and the step size halved. The best grid seen is
+kept. Every solve is counted in *per-sample denoiser calls*: a forward solve of ``K`` paths with ``n`` calls costs
+``K n``, and its backward pass as much again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from probflow.errors import NonFiniteResultError
+from probflow.solve import solve
+from probflow.solvers.base import Solver
+
+#: The family's starting points ``(rho, sigma_min, kappa)``: EDM's grid, and two with a larger sigma_min.
+FAMILY_STARTS = ((7.0, 0.002, 1.0), (7.0, 0.02, 1.0), (3.0, 0.01, 1.0))
+
+
+def family_sigmas(parameters: torch.Tensor, steps: int, sigma_max: float) -> torch.Tensor:
+    """The family's grid (module docstring) of ``steps`` steps into 0 for ``parameters = (log rho, log sigma_min,
+    log kappa)``; differentiable in them."""
+    log_rho, log_sigma_min, log_kappa = parameters
+    rho = log_rho.exp()
+    fractions = (torch.arange(steps, dtype=torch.float64) / max(steps - 1, 1)) ** log_kappa.exp()
+    shrink = torch.expm1((log_sigma_min - math.log(sigma_max)) / rho)
+    positive = sigma_max * torch.exp(rho * torch.log1p(fractions * shrink))
+    return torch.cat([positive, positive.new_zeros(1)])
+
+
+def point_sigmas(theta: torch.Tensor, sigma_max: float) -> torch.Tensor:
+    """The every-point grid (module docstring): ``[sigma_max, ..., sigma_min, 0]`` from ``len(theta)`` gaps."""
+    log_sigmas = math.log(sigma_max) - torch.cumsum(torch.nn.functional.softplus(theta), dim=0)
+    start = torch.full((1,), sigma_max, dtype=torch.float64)
+    return torch.cat([start, log_sigmas.exp(), start.new_zeros(1)])
+
+
+def point_parameters(sigmas: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`point_sigmas`: ``theta = log(expm1(gap))`` of the log-sigma gaps of a grid into 0."""
+    gaps = -torch.diff(sigmas[:-1].detach().log())
+    return torch.log(torch.expm1(gaps))
+
+
+@dataclass
+class Budget:
+    """Per-sample denoiser calls spent and allowed (``limit=None``: no limit)."""
+
+    limit: int | None
+    spent: int = 0
+
+    def allows(self, cost: int) -> bool:
+        return self.limit is None or self.spent + cost <= self.limit
+
+
+@dataclass
+class SearchResult:
+    """The best grid found, the parameters that give it, its fit-set objective, and the search's record."""
+
+    sigmas: torch.Tensor
+    parameters: torch.Tensor
+    loss: float
+    iterations: int = 0
+    history: list[float] = field(default_factory=list)
+
+
+class Objective:
+    """``L(sigmas)`` on the fit paths (module docstring), counting every call in ``budget``."""
+
+    def __init__(self, denoiser, solver: Solver, states: torch.Tensor, teacher: torch.Tensor, budget: Budget,
+                 model_kwargs: Mapping[str, object] | None = None):
+        self.denoiser = denoiser
+        self.solver = solver
+        self.states = states
+        self.teacher = teacher
+        self.budget = budget
+        self.model_kwargs = model_kwargs
+
+    def cost(self, steps: int, backward: bool) -> int:
+        """Calls of one evaluation on a grid of ``steps`` steps into 0."""
+        return self.solver.nfe(steps) * self.states.shape[0] * (2 if backward else 1)
+
+    def __call__(self, sigmas: torch.Tensor) -> torch.Tensor:
+        """The loss (a 0-d tensor, differentiable when ``sigmas`` requires grad); ``inf`` if the solve blows up."""
+        backward = sigmas.requires_grad
+        self.budget.spent += self.cost(len(sigmas) - 1, backward)
+        try:
+            solution = solve(self.denoiser, self.solver, self.states, sigmas, grad=backward,
+                             model_kwargs=self.model_kwargs)
+        except NonFiniteResultError:
+            return torch.tensor(math.inf, dtype=torch.float64)
+        per_sample = (solution.x - self.teacher).flatten(1).pow(2).mean(dim=1).sqrt()
+        return per_sample.mean()
+
+
+def adam(objective: Objective, to_sigmas: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, *,
+         iterations: int, learning_rate: float, patience: int = 15, tolerance: float = 1e-3) -> SearchResult:
+    """Minimise ``objective(to_sigmas(parameters))`` from ``start`` (module docstring); stops when the budget cannot pay
+    another iteration, after ``iterations``, or when the best loss has not improved by ``tolerance`` (relative) for
+    ``patience`` iterations."""
+    parameters = start.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([parameters], lr=learning_rate)
+    best = SearchResult(to_sigmas(parameters).detach(), start.detach().clone(), math.inf)
+    steps = len(best.sigmas) - 1
+    since_improvement, scale = 0, 1.0
+    for iteration in range(iterations):
+        if not objective.budget.allows(objective.cost(steps, backward=True)):
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = scale * learning_rate * 0.5 * (1.0 + math.cos(math.pi * iteration / iterations))
+        optimizer.zero_grad()
+        sigmas = to_sigmas(parameters)
+        loss = objective(sigmas)
+        best.history.append(float(loss.detach()))
+        if not torch.isfinite(loss):
+            with torch.no_grad():
+                parameters.copy_(best.parameters)
+            scale /= 2.0
+            continue
+        value = best.history[-1]
+        since_improvement = 0 if value < best.loss * (1.0 - tolerance) else since_improvement + 1
+        if value < best.loss:
+            best.sigmas, best.loss, best.parameters = sigmas.detach(), value, parameters.detach().clone()
+        if since_improvement >= patience:
+            break
+        loss.backward()
+        if not bool(torch.isfinite(parameters.grad).all()):
+            parameters.grad.zero_()
+            scale /= 2.0
+        optimizer.step()
+        best.iterations = iteration + 1
+    return best
+
+
+def best_start(objective: Objective, candidates: Sequence[torch.Tensor]) -> tuple[int, float]:
+    """The index of the candidate grid with the lowest loss (evaluated without gradients, as far as the budget
+    allows; the first candidate, with loss ``inf``, if it allows none) and that loss."""
+    best, best_loss = 0, math.inf
+    for index, sigmas in enumerate(candidates):
+        if not objective.budget.allows(objective.cost(len(sigmas) - 1, backward=False)):
+            break
+        with torch.no_grad():
+            loss = float(objective(sigmas))
+        if loss < best_loss:
+            best, best_loss = index, loss
+    return best, best_loss
