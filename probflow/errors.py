@@ -54,3 +54,7 @@ class CheckpointError(ProbflowError, ValueError):
 
 class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
     """A pickled checkpoint that needs more than tensors and containers (it could execute code)."""
+
+
+class ThreadCountError(ProbflowError, ValueError):
+    """A thread count (``--threads``, ``PROBFLOW_THREADS``) or work size that is not a usable integer."""

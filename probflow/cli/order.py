@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 
 import torch
 
 from probflow.cli import CommandError
 from probflow.cli.sample import import_object
+from probflow.cli.thread_option import add_threads_option
 from probflow.convergence import (
     PROBLEMS, OrderEstimate, estimate_order, get_problem, resolve_reference, suggested_steps,
 )
 from probflow.convergence.fit import check_steps, declared_text, measured_text
 from probflow.convergence.plotting import plot_estimates
 from probflow.solvers import get_solver, solver_names
+from probflow.threads import threads_for
 
 DEFAULT_PROBLEM = "mixture2d"
 
@@ -54,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=None, help="number of trajectories (default: the problem's)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the trajectories and Brownian paths (default: 0)")
     parser.add_argument("--plot", metavar="PNG", help="write the log-log error-vs-NFE plot here")
+    add_threads_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -126,6 +130,18 @@ def run(args: argparse.Namespace) -> int:
     steps = check_steps(_int_list(args.steps, "steps")) if args.steps else None
     solvers = _solvers(args)
     name, denoiser, state = _problem_and_state(args)
+    with threads_for(state.numel(), args.threads):
+        estimates = _measure(args, solvers, steps, name, denoiser, state)
+    print()
+    print("\n".join(_summary_table(estimates)))
+    if args.plot:
+        plot_estimates(estimates, args.plot, f"probflow order: {name}")
+        print(f"\nwrote {args.plot}")
+    return 0
+
+
+def _measure(args: argparse.Namespace, solvers: list, steps: tuple[int, ...] | None, name: str, denoiser: Callable,
+             state: torch.Tensor) -> list[OrderEstimate]:
     generator = torch.Generator().manual_seed(args.seed)
     # One reference serves every deterministic solver (the dopri8 one costs more than most of their solves).
     reference, reference_error = resolve_reference(None, denoiser, state, args.sigma_max, args.sigma_min)
@@ -140,9 +156,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{solver.name} ({estimate.kind} order): declared {declared_text(estimate)}, "
               f"measured {measured_text(estimate)} (R^2 {estimate.r_squared:.4f})")
         print("\n".join(_format_level_table(estimate)))
-    print()
-    print("\n".join(_summary_table(estimates)))
-    if args.plot:
-        plot_estimates(estimates, args.plot, f"probflow order: {name}")
-        print(f"\nwrote {args.plot}")
-    return 0
+    return estimates

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from probflow.cli import CommandError
+from probflow.cli.thread_option import add_threads_option
 from probflow.generation import (
     SamplingPlan, load_samples, parse_seeds, process_group, sample_in_memory, write_grid_png, write_shards,
 )
 from probflow.generation.distributed import parse_device
+from probflow.generation.png import GRID_MIN_SIZE
 from probflow.generation.shards import atomic_write, encode_arrays
 from probflow.solvers import get_solver
+from probflow.threads import threads_for
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -60,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="solver state dtype")
     parser.add_argument("--device", default="auto", help="auto (cuda:LOCAL_RANK if available, else cpu), cpu, cuda:0")
     parser.add_argument("--progress", action="store_true", help="show a progress bar (rank 0)")
+    add_threads_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -76,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         shape=None if args.shape is None else _shape(args.shape), sigma_min=args.sigma_min,
         sigma_max=args.sigma_max, dtype=DTYPES[args.dtype], device=device, label=label,
     )
-    with process_group(device) as ranks:
+    work_size = max(0, min(args.batch_size, len(seeds))) * math.prod(plan.shape)  # a bad size fails below
+    with process_group(device) as ranks, threads_for(work_size, args.threads):
         if args.out is not None:
             report = write_shards(plan, seeds, args.out, batch_size=args.batch_size, progress=args.progress)
             if ranks.is_main:
@@ -150,7 +156,7 @@ def _requested(stored: tuple[torch.Tensor, torch.Tensor], seeds: list[int]) -> t
 
 def _write_files(args: argparse.Namespace, seeds: torch.Tensor, samples: torch.Tensor) -> None:
     if args.grid is not None:
-        write_grid_png(args.grid, samples)
+        write_grid_png(args.grid, samples, min_size=GRID_MIN_SIZE)
         print(f"{args.grid}: grid of {samples.shape[0]} samples")
     if args.npz is not None:
         args.npz.parent.mkdir(parents=True, exist_ok=True)
