@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -14,8 +15,9 @@ import torch
 from probflow.comparison.config import SamplerConfig
 from probflow.comparison.grids import initial_noise_scale
 from probflow.comparison.report import write_rows
-from probflow.comparison.scoring import FeatureExtractor, Scorer
+from probflow.comparison.scoring import FeatureExtractor, Score, Scorer
 from probflow.generation import check_seeds, write_grid_png
+from probflow.generation.png import GRID_MIN_SIZE
 from probflow.noise import NoiseSource, seed_generators
 from probflow.solve import solve
 from probflow.solvers import Solver
@@ -27,9 +29,11 @@ GRID_SAMPLES = 64
 
 @dataclass(frozen=True)
 class ComparisonRow:
-    """One line of a comparison: FID, KID mean and standard deviation over its subsets, the sample count, the
-    configured ``steps``, the measured denoiser calls per sample ``nfe`` and the sampling wall time in seconds
-    (``steps``, ``nfe`` and ``wall_s`` are ``None`` for the real-vs-real floor)."""
+    """One line of a comparison: FID and KID with their 95% bootstrap intervals ``[*_low, *_high]``
+    (:class:`~probflow.comparison.scoring.Scorer`), the sample count, the configured ``steps``, the measured
+    denoiser calls per sample ``nfe``, the sampling wall time in seconds (``steps``, ``nfe`` and ``wall_s`` are
+    ``None`` for the real-vs-real floor) and ``samples_sha256``, the SHA-256 of the samples' bytes: two rows with
+    the same digest drew bitwise-identical samples."""
 
     label: str
     model: str
@@ -37,13 +41,29 @@ class ComparisonRow:
     steps: int | None
     nfe: int | None
     fid: float
+    fid_low: float
+    fid_high: float
     kid: float
-    kid_std: float
+    kid_low: float
+    kid_high: float
     samples: int
     wall_s: float | None
+    samples_sha256: str
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _scored_row(score: Score, samples: torch.Tensor, **fields: object) -> ComparisonRow:
+    return ComparisonRow(fid=score.fid.estimate, fid_low=score.fid.low, fid_high=score.fid.high,
+                         kid=score.kid.estimate, kid_low=score.kid.low, kid_high=score.kid.high,
+                         samples=samples.shape[0], samples_sha256=samples_digest(samples), **fields)
+
+
+def samples_digest(samples: torch.Tensor) -> str:
+    """SHA-256 of the samples' dtype, shape and bytes (equal digests: bitwise-identical samples)."""
+    array = samples.detach().cpu().contiguous().numpy()
+    return hashlib.sha256(f"{array.dtype}{array.shape}".encode() + array.tobytes()).hexdigest()
 
 
 def compare(
@@ -60,7 +80,8 @@ def compare(
     on_row: Callable[[ComparisonRow], None] | None = None,
 ) -> list[ComparisonRow]:
     """Sample ``configs`` from one denoiser and score each against ``reference``: FID (Heusel et al. 2017, eq. 6)
-    and KID (Bińkowski et al. 2018), with the denoiser calls per sample and the sampling wall time.
+    and KID (Bińkowski et al. 2018) with bootstrap intervals (:class:`Scorer`), with the denoiser calls per sample
+    and the sampling wall time.
 
     Sample ``i`` of every configuration starts from the same noise ``n_i`` of ``seeds[i]`` (default
     ``0 .. num_samples-1``), drawn by its own generator, which then feeds that sample's solver noise
@@ -73,7 +94,8 @@ def compare(
     (:func:`probflow.pretrained.load`). ``shape`` (one sample's) defaults to the denoiser's ``.shape``.
     ``feature_extractor`` and ``reference`` default to the digits classifier and test split (:class:`Scorer`).
     With ``out_dir``, the rows go to ``rows.csv`` and ``rows.json`` and the first 64 samples of each
-    configuration to ``NN-<label>.png``. ``on_row`` sees each row as soon as it is scored.
+    configuration to ``NN-<label>.png`` (enlarged to at least 256 pixels a side). ``on_row`` sees each row as soon
+    as it is scored.
     """
     denoiser, model_label = resolve_denoiser(denoiser_or_model_name)
     configs = _check_configs(configs)
@@ -88,13 +110,12 @@ def compare(
         start = time.perf_counter()
         samples, nfe = _sample(denoiser, solver, config, seeds, shape, batch_size)
         wall_s = time.perf_counter() - start
-        fid_value, kernel = scorer(samples)
-        row = ComparisonRow(label=config.label, model=model_label, solver=repr(solver), steps=config.num_steps(),
-                            nfe=nfe, fid=fid_value, kid=kernel.mean, kid_std=kernel.std, samples=len(seeds),
-                            wall_s=wall_s)
+        row = _scored_row(scorer(samples), samples, label=config.label, model=model_label, solver=repr(solver),
+                          steps=config.num_steps(), nfe=nfe, wall_s=wall_s)
         rows.append(row)
         if out_dir is not None:
-            write_grid_png(Path(out_dir) / f"{index:02d}-{slug(config.label)}.png", samples[:GRID_SAMPLES])
+            write_grid_png(Path(out_dir) / grid_name(index, config.label), samples[:GRID_SAMPLES],
+                           min_size=GRID_MIN_SIZE)
         if on_row is not None:
             on_row(row)
     if out_dir is not None:
@@ -111,9 +132,8 @@ def real_vs_real(reals: torch.Tensor, *, feature_extractor: FeatureExtractor | N
     """
     if not isinstance(reals, torch.Tensor) or reals.ndim < 2:
         raise TypeError(f"reals must be a tensor [n, *shape], got {type(reals).__name__}")
-    fid_value, kernel = Scorer(feature_extractor, reference, shape=reals.shape[1:])(reals)
-    return ComparisonRow(label=label, model="data", solver="-", steps=None, nfe=None, fid=fid_value,
-                         kid=kernel.mean, kid_std=kernel.std, samples=reals.shape[0], wall_s=None)
+    score = Scorer(feature_extractor, reference, shape=reals.shape[1:])(reals)
+    return _scored_row(score, reals, label=label, model="data", solver="-", steps=None, nfe=None, wall_s=None)
 
 
 def resolve_denoiser(denoiser_or_model_name: Callable | str) -> tuple[Callable, str]:
@@ -131,6 +151,11 @@ def resolve_denoiser(denoiser_or_model_name: Callable | str) -> tuple[Callable, 
         raise TypeError(f"expected a denoiser D(x, sigma) or a model name, got {type(denoiser_or_model_name).__name__}")
     denoiser = denoiser_or_model_name
     return denoiser, getattr(denoiser, "name", None) or type(denoiser).__name__
+
+
+def grid_name(index: int, label: str) -> str:
+    """The file name of the sample grid of configuration ``index`` (from 0) labelled ``label``: ``NN-<slug>.png``."""
+    return f"{index:02d}-{slug(label)}.png"
 
 
 def slug(label: str) -> str:
