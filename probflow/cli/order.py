@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print("\n".join(_summary_table(estimates)))
     if args.plot:
-        plot_estimates(estimates, args.plot, f"probflow order: {name}")
+        plot_estimates(estimates, f"probflow order: {name}").savefig(args.plot, dpi=120)
         print(f"\nwrote {args.plot}")
     return 0
 

@@ -14,7 +14,7 @@ from probflow.comparison import markdown_table
 from probflow.convergence.plotting import plot_estimates
 from probflow.demo.orders import measure_orders, order_table
 from probflow.demo.sampling import MODEL, fid_vs_nfe, lesson_markdown, lesson_tables, plot_fid_vs_nfe
-from probflow.demo.schedule_plots import parse_schedule_spec, plot_schedules, schedule_table
+from probflow.demo.schedule_plots import parse_schedule_spec, plot_schedules, schedule_curves, schedule_table
 from probflow.demo.settings import FULL, DemoSettings
 
 ORDER_PLOT = "order_loglog.png"
@@ -51,7 +51,8 @@ def _run(out_dir: Path, settings: DemoSettings, progress: bool) -> DemoReport:
     sections = [f"# probflow demo\n\nSettings: `{settings}`"]
 
     estimates = measure_orders(settings.order_problem, settings.order_solvers, progress=progress)
-    plot_estimates(estimates, str(out_dir / ORDER_PLOT), f"order on {settings.order_problem} (errors at sigma_min)")
+    plot_estimates(estimates, f"order on {settings.order_problem} (errors at sigma_min)").savefig(out_dir / ORDER_PLOT,
+                                                                                                 dpi=110)
     sections.append(
         f"## Convergence orders on `{settings.order_problem}`\n\n"
         "Errors at sigma_min against the exact flow on nested Karras grids (rho 7, sigma 80 -> 0.002), float64; "
@@ -75,8 +76,8 @@ def _run(out_dir: Path, settings: DemoSettings, progress: bool) -> DemoReport:
                     "'published' columns are the lesson's numbers.\n\n"
                     + "\n\n".join(lesson_markdown(*table) for table in tables))
 
-    curves = plot_schedules([parse_schedule_spec(spec) for spec in settings.schedules], str(out_dir / SCHEDULE_PLOT),
-                            steps=settings.schedule_steps)
+    curves = schedule_curves([parse_schedule_spec(spec) for spec in settings.schedules], settings.schedule_steps)
+    plot_schedules(curves).savefig(out_dir / SCHEDULE_PLOT, dpi=110)
     table = schedule_table(curves)
     schedule_rows = "\n".join("| " + " | ".join(row) + " |" for row in table[1:])
     sections.append(
