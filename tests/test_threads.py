@@ -11,7 +11,7 @@ from probflow.errors import ThreadCountError
 from probflow.threads import ENV_VAR, SMALL_WORK, chosen_threads, threads_for
 
 COMPUTING_COMMANDS = {
-    "sample": [], "compare": [], "train": ["digits-edm", "--out", "w.safetensors"], "fid": ["dir"],
+    "demo": [], "sample": [], "compare": [], "train": ["digits-edm", "--out", "w.safetensors"], "fid": ["dir"],
     "order": [],
 }
 

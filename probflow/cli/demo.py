@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from probflow.cli import CommandError
+from probflow.cli.thread_option import add_threads_option
 from probflow.demo import FULL, QUICK, run_demo
 
 EXAMPLES = """examples:
@@ -27,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="report", metavar="DIR", help="the report folder (default: ./report)")
     parser.add_argument("--quick", action="store_true", help="a sub-minute smoke version with fewer samples")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_threads_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -35,6 +37,6 @@ def run(args: argparse.Namespace) -> int:
         Path(args.out).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CommandError(f"cannot create the report folder {args.out}: {exc.strerror or exc}") from exc
-    report = run_demo(args.out, QUICK if args.quick else FULL, progress=not args.no_progress)
+    report = run_demo(args.out, QUICK if args.quick else FULL, progress=not args.no_progress, threads=args.threads)
     print(f"report written to {report.report.resolve()} ({len(report.files)} images, {report.wall_s:.0f} s)")
     return 0
