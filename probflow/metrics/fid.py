@@ -95,7 +95,8 @@ def sqrt_covariance(stats: FeatureStats, tolerance: float = 1e-8) -> np.ndarray:
 def fid_from_parts(means: np.ndarray, traces: np.ndarray, whitened: np.ndarray, reference: FeatureStats, *,
                    tolerance: float = 1e-8) -> np.ndarray:
     """:func:`fid` from each Gaussian's mean ``mu [k, d]``, covariance trace ``tr C [k]`` and
-    ``C_r^(1/2) C C_r^(1/2) [k, d, d]`` (whose eigenvalues' square roots sum to ``tr (C C_r)^(1/2)``)."""
+    ``C_r^(1/2) C C_r^(1/2) [k, d, d]``, whose eigenvalues' square roots sum to ``tr (C C_r)^(1/2)`` (or any
+    ``[k, m, m]`` symmetric matrices with the same nonzero eigenvalues)."""
     eigenvalues = _clip_round_off(np.linalg.eigvalsh((whitened + np.swapaxes(whitened, -1, -2)) / 2), tolerance)
     trace_sqrt = np.sqrt(eigenvalues).sum(axis=-1)
     mean_term = np.sum((means - reference.mean) ** 2, axis=-1)
