@@ -115,7 +115,7 @@ def _seeds(args: argparse.Namespace) -> list[int]:
         default = QUICK_NUM_SAMPLES if args.quick else DEFAULT_NUM_SAMPLES
         seeds = list(range(default if args.num_samples is None else max(args.num_samples, 0)))
     if len(seeds) < MIN_SAMPLES:
-        raise CommandError(f"need at least {MIN_SAMPLES} samples (KID cuts them into 4 subsets of 2), got {len(seeds)}")
+        raise CommandError(f"need at least {MIN_SAMPLES} samples for FID, KID and their intervals, got {len(seeds)}")
     return seeds
 
 

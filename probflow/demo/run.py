@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,12 +38,12 @@ ORDER_TOLERANCE = 0.15
 KID_MIN_SAMPLES = 256
 
 KID_NOTE = (
-    "KID is one unbiased MMD² of all n samples against the whole reference, with a 95% bootstrap interval. With "
-    "the lesson's subsets (4 of 16 samples at n = 64), the standard deviation exceeded the mean in 20 of the full "
-    f"demo's 27 sweep rows and 13 means were negative. KID is shown only from n = {KID_MIN_SAMPLES}. Measured on disjoint sets of real training digits "
-    "against the test split, one-subset KID scatters with a standard deviation of 0.054 at n = 64, as large as the "
-    "KID of a mediocre sampler (euler at NFE 6: 0.09; dpmpp_2m at NFE 6: 0.03), and of 0.0045 at n = 256, where it "
-    "separates them (euler at NFE 6: 0.084 [0.008, 0.137]).")
+    "KID is one unbiased MMD² of all n samples against the whole reference, with a 95% bootstrap interval, shown "
+    f"only from n = {KID_MIN_SAMPLES}. With the lesson's subsets (4 of 16 samples at n = 64) the standard deviation "
+    "exceeded the mean in 20 of this sweep's 27 rows and 13 means were negative. Measured on disjoint sets of real "
+    "training digits against the test split, one-subset KID scatters with a standard deviation of 0.054 at n = 64, "
+    "as large as the KID of a mediocre sampler (euler at NFE 6: 0.09, dpmpp_2m at NFE 6: 0.03), and of 0.0045 at "
+    "n = 256, where it separates them (euler at NFE 6: 0.084 [0.008, 0.137]).")
 
 LESSON_NOTE = (
     "Columns: *FID* and *KID* are ours, on the digits (8x8), {n} samples per row, in the features of probflow's "
@@ -72,7 +73,7 @@ def run_demo(out_dir: str | Path = "report", settings: DemoSettings = FULL, *, p
     schedules. torch runs with :func:`probflow.threads.threads_for`'s thread count for the demo's batches
     (``threads`` overrides it), and the caller's setting is restored afterwards.
     """
-    work_size = settings.largest_batch * DIGITS_SHAPE[0] * DIGITS_SHAPE[1] * DIGITS_SHAPE[2]
+    work_size = settings.largest_batch * math.prod(DIGITS_SHAPE)
     with threads_for(work_size, threads) as count:
         return _run(Path(out_dir), settings, progress, count)
 
@@ -128,8 +129,9 @@ def _sweep_section(points: list[SweepPoint], settings: DemoSettings) -> str:
     budgets = sorted({point.budget for point in points})
     solvers = list(dict.fromkeys(point.solver for point in points))
     by_cell = {(point.solver, point.budget): point for point in points}
-    grid_rows = [f"| `{solver}` | " + " | ".join(f"![{solver} @ NFE {budget}]({SAMPLES_DIR}/{by_cell[solver, budget].grid})"
-                                                for budget in budgets) + " |" for solver in solvers]
+    grid_rows = [f"| `{solver}` | " + " | ".join(
+        f"![{solver} @ NFE {budget}]({SAMPLES_DIR}/{by_cell[solver, budget].grid})" for budget in budgets) + " |"
+        for solver in solvers]
     return (
         f"## FID against NFE on `{MODEL}`\n\n"
         f"n = {settings.num_samples} samples per row, the same seeds for every row. FID is biased upward by a "
