@@ -6,8 +6,8 @@ Each size is timed with both thread counts interleaved (:func:`benchmarks.timing
 from other processes falls on both; the table gives the best and the median time per call and the ratio
 ``default / one thread`` of each (below 1: more threads are faster). The UNet is the shipped ``digits-edm``
 architecture (channels 32, 48, 48) on ``1 x S x S`` images; sizes above 8x8 stand for larger images.
-:data:`probflow.threads.SMALL_WORK` is set from this table: the smallest work size whose median ratio is
-clearly below 1.
+:data:`probflow.threads.SMALL_WORK` is set from this table: above every work size at which one thread won or
+tied (benchmarks/RESULTS.md, section 6).
 
 Run: ``python -m benchmarks.threads`` (``--smoke`` for a seconds-long check).
 """

@@ -9,10 +9,12 @@ The rule, in order of precedence:
    changed it.
 
 Why one thread for small work: a batch of 8x8 images is split into pieces so small that a second thread gains
-nothing (measured in ``benchmarks/RESULTS.md``, section "Threads"), and threads that wait on each other stall
-when another process holds a core: on a busy two-core machine ``probflow compare --table lesson-karras
---num-samples 256`` took 184 s with torch's two threads against 29 s with one, and training ``digits-edm`` ran at
-3.6 s/it against 10.7 it/s.
+little, and threads that wait on each other stall when another process holds a core. On a two-core machine shared
+with other jobs (load average 4-6; ``benchmarks/RESULTS.md``, section 6) one thread was faster at every batch size
+measured, up to 262144 values (6 to 54 times for the digits UNet at 512-4096 values), ``probflow compare --table
+lesson-karras --num-samples 256`` took 311 s with two threads against 108 s with one, and training ``digits-edm``
+ran at 0.85 it/s against 2.6 it/s. Above :data:`SMALL_WORK` torch's default is kept: more threads can pay there on
+an idle machine with more cores, which was not measured.
 
 :func:`threads_for` applies the choice for the duration of a ``with`` block and restores the caller's setting.
 """
@@ -30,7 +32,8 @@ from probflow.errors import ThreadCountError
 #: The environment variable that overrides the work-size rule (below an explicit request).
 ENV_VAR = "PROBFLOW_THREADS"
 
-#: Scalar elements per batch below which one thread is used (see the module docstring and benchmarks/RESULTS.md).
+#: Scalar values per batch below which one thread is used: above every size measured (benchmarks/RESULTS.md,
+#: section 6), where one thread still won or tied.
 SMALL_WORK = 2**20
 
 
