@@ -34,15 +34,15 @@ def write_rows(rows: Sequence[ComparisonRow], stem: str | Path) -> tuple[Path, P
 def markdown_table(rows: Sequence[ComparisonRow], published: Reference | None = None, *, kid: bool = True) -> str:
     """A markdown table of ``rows``: label, model, steps, NFE, FID and KID with their 95% bootstrap intervals (KID
     left out with ``kid=False``), samples ``n``, seconds; with ``published``, two more columns hold the published
-    FID and KID of the rows whose label it lists. A row whose samples are bitwise identical to an earlier row's
-    (equal ``samples_sha256``) says so in its label cell."""
+    FID and KID of the rows whose label it lists. A row whose samples are those of an earlier row, up to float32
+    round-off (``same_samples_as``), says so in its label cell."""
     header = ["configuration", "model", "steps", "NFE", "FID [95% CI]", *(["KID [95% CI]"] if kid else []), "n",
               "time (s)"]
     if published is not None:
         header += ["lesson FID", "lesson KID"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row, twin in zip(rows, identical_to(rows)):
-        label = row.label if twin is None else f"{row.label} (samples identical to *{twin}*)"
+    for row in rows:
+        label = row.label if row.same_samples_as is None else f"{row.label} (same samples as *{row.same_samples_as}*)"
         cells = [label, row.model, _cell(row.steps, "d"), _cell(row.nfe, "d"),
                  _interval(row.fid, row.fid_low, row.fid_high, ".2f"),
                  *([_interval(row.kid, row.kid_low, row.kid_high, ".4f")] if kid else []),
@@ -52,16 +52,6 @@ def markdown_table(rows: Sequence[ComparisonRow], published: Reference | None = 
             cells += [_cell(fid, "g"), _cell(kid_value, "g")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def identical_to(rows: Sequence[ComparisonRow]) -> list[str | None]:
-    """For each row, the label of the first earlier row with bitwise-identical samples, else ``None``."""
-    first_by_digest: dict[str, str] = {}
-    twins = []
-    for row in rows:
-        twins.append(first_by_digest.get(row.samples_sha256))
-        first_by_digest.setdefault(row.samples_sha256, row.label)
-    return twins
 
 
 def _interval(value: float, low: float, high: float, spec: str) -> str:

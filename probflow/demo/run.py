@@ -40,18 +40,18 @@ KID_MIN_SAMPLES = 256
 KID_NOTE = (
     "KID is one unbiased MMD² of all n samples against the whole reference, with a 95% bootstrap interval, shown "
     f"only from n = {KID_MIN_SAMPLES}. With the lesson's subsets (4 of 16 samples at n = 64) the standard deviation "
-    "exceeded the mean in 20 of this sweep's 27 rows and 13 means were negative. Measured on disjoint sets of real "
-    "training digits against the test split, one-subset KID scatters with a standard deviation of 0.054 at n = 64, "
-    "as large as the KID of a mediocre sampler (euler at NFE 6: 0.09, dpmpp_2m at NFE 6: 0.03), and of 0.0045 at "
-    "n = 256, where it separates them (euler at NFE 6: 0.084 [0.008, 0.137]).")
+    "exceeded the mean in 20 of the 27 rows of the full sweep at n = 64, and 13 means were negative. Measured on "
+    "disjoint sets of real training digits against the test split, one-subset KID scatters with a standard "
+    "deviation of 0.054 at n = 64, as large as the KID of a mediocre sampler (euler at NFE 6: 0.09, dpmpp_2m at "
+    "NFE 6: 0.03), and of 0.0045 at n = 256, where it separates them (euler at NFE 6: 0.084 [0.008, 0.137]).")
 
 LESSON_NOTE = (
-    "Columns: *FID* and *KID* are ours, on the digits (8x8), {n} samples per row, in the features of probflow's "
-    "own digits classifier against the digits test split. *lesson FID* and *lesson KID* are the numbers printed in "
-    "the fastai lesson (course22p2, notebooks 22_cosine, 22_noise-pred, 23_karras): Fashion-MNIST at 32x32, 2048 "
-    "samples, in the features of the lesson's own Fashion-MNIST classifier. The two are on unrelated scales: "
-    "compare the order of the rows, not the values. The last row is the floor, real training images scored as "
-    "the samples are.")
+    "Columns: *FID* and *KID* (shown from n = 256, see above) are ours, on the digits (8x8), {n} samples per row, "
+    "in the features of probflow's own digits classifier against the digits test split. *lesson FID* and *lesson "
+    "KID* are the numbers printed in the fastai lesson (course22p2, notebooks 22_cosine, 22_noise-pred, "
+    "23_karras): Fashion-MNIST at 32x32, 2048 samples, in the features of the lesson's own Fashion-MNIST "
+    "classifier. The two are on unrelated scales: compare the order of the rows, not the values. The last row is "
+    "the floor, real training images scored as the samples are.")
 
 
 @dataclass(frozen=True)

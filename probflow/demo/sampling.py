@@ -17,7 +17,6 @@ from probflow.comparison import (
     LESSON_TABLES, REALS_LABEL, ComparisonRow, LessonTable, compare, digits_reals, parse_config, real_vs_real,
     run_lesson_table,
 )
-from probflow.comparison.report import identical_to
 from probflow.comparison.run import grid_name
 from probflow.figures import legend_outside, line_style, new_figure, plain_ticks
 
@@ -66,13 +65,12 @@ def fid_vs_nfe(solver_specs: tuple[str, ...], budgets: tuple[int, ...], num_samp
 
 
 def solver_groups(points: list[SweepPoint]) -> list[list[str]]:
-    """The sweep's solvers in order, those whose samples are bitwise identical to another's at every budget
-    grouped with it (they ran the same update)."""
-    twins = dict(zip((point.row.label for point in points), identical_to([point.row for point in points])))
+    """The sweep's solvers in order, those whose samples are another's (up to float32 round-off,
+    ``ComparisonRow.same_samples_as``) at every budget grouped with it: they ran the same update."""
     solver_of = {point.row.label: point.solver for point in points}
     groups: dict[str, list[str]] = {}
     for solver in dict.fromkeys(point.solver for point in points):
-        first_twins = {solver_of.get(twins[p.row.label]) for p in points if p.solver == solver}
+        first_twins = {solver_of.get(p.row.same_samples_as) for p in points if p.solver == solver}
         leader = first_twins.pop() if len(first_twins) == 1 and None not in first_twins else solver
         groups.setdefault(leader, []).append(solver)
     return list(groups.values())
@@ -112,7 +110,7 @@ def plot_fid_vs_nfe(points: list[SweepPoint]) -> Figure:
 def findings(points: list[SweepPoint], default_solver: str = "recommended") -> str:
     """A paragraph on the sweep, from its numbers: the lowest FID at each budget and the solvers whose 95% intervals
     overlap it (not told apart at this ``n``), where ``default_solver`` loses (its interval lies above the best
-    one's), and which solvers drew identical samples."""
+    one's), and which solvers drew the same samples."""
     sentences = []
     samples = points[0].row.samples
     for budget in sorted({point.budget for point in points}):
@@ -129,8 +127,8 @@ def findings(points: list[SweepPoint], default_solver: str = "recommended") -> s
     sentences.append(_default_sentence(points, default_solver))
     identical = [group for group in solver_groups(points) if len(group) > 1]
     if identical:
-        sentences.append(" ".join(f"{_names(group)} drew bitwise-identical samples at every budget: on this grid "
-                                  f"they are one sampler." for group in identical))
+        sentences.append(" ".join(f"{_names(group)} drew the same samples, up to float32 round-off, at every budget: "
+                                  f"on this grid they are one sampler." for group in identical))
     return " ".join(sentence for sentence in sentences if sentence)
 
 
