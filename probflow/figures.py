@@ -43,11 +43,9 @@ def legend_outside(axes: Axes, **options: Any) -> None:
 def plain_ticks(axis: Axis, values: list[float] | None = None) -> None:
     """Plain numbers on a log axis, ``4, 6, 10`` instead of ``4x10^0``: ticks at ``values``, or at 1, 2 and 5
     times the powers of ten; no labels on minor ticks."""
-    from matplotlib.ticker import FixedLocator, LogLocator, NullFormatter, ScalarFormatter
+    from matplotlib.ticker import FixedLocator, LogLocator, NullFormatter, StrMethodFormatter
 
     axis.set_major_locator(FixedLocator(sorted(set(values))) if values is not None
                            else LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
-    formatter = ScalarFormatter()
-    formatter.set_scientific(False)
-    axis.set_major_formatter(formatter)
+    axis.set_major_formatter(StrMethodFormatter("{x:g}"))
     axis.set_minor_formatter(NullFormatter())
