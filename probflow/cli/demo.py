@@ -10,7 +10,7 @@ from probflow.cli.thread_option import add_threads_option
 from probflow.demo import FULL, QUICK, run_demo
 
 EXAMPLES = """examples:
-  probflow demo                      # about a minute on two CPU cores; writes ./report/report.md
+  probflow demo                      # about three minutes on one core; writes ./report/report.md
   probflow demo --quick --out /tmp/r # the sub-minute version CI runs
 """
 
