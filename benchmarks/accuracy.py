@@ -16,6 +16,7 @@ Run: ``python -m benchmarks.accuracy`` (``--smoke`` for a seconds-long check on 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,9 +30,11 @@ from benchmarks.problems import (
     REFERENCE_TOLERANCE, Problem, benchmark_problems, gaussian_endpoint, reference_endpoint,
 )
 from benchmarks.timing import machine_description
+from probflow.cli.thread_option import add_threads_option
 from probflow.denoisers.analytic import Gaussian
 from probflow.solvers.base import Solver
 from probflow.solvers.registry import get_solver, solver_names
+from probflow.threads import threads_for
 
 BUDGETS = (5, 10, 20, 50)
 SMOKE_TOLERANCE = 1e-6
@@ -188,6 +191,7 @@ def main(argv: list[str] | None = None) -> str:
                         help="two problems, 8 samples, budget 5, a few methods, a loose unchecked reference")
     parser.add_argument("--problems", nargs="*", help="names of the problems to run (default: all)")
     parser.add_argument("--budgets", nargs="*", type=int, default=list(BUDGETS))
+    add_threads_option(parser)
     args = parser.parse_args(argv)
     budgets = [5] if args.smoke else args.budgets
     problems = [p for p in benchmark_problems(smoke=args.smoke) if not args.problems or p.name in args.problems]
@@ -196,10 +200,12 @@ def main(argv: list[str] | None = None) -> str:
         methods = smoke_selection(methods)
     start = time.perf_counter()
     results, checks = [], []
-    for problem in problems:
-        problem_results, check = run_problem(problem, methods, budgets, smoke=args.smoke)
-        results += problem_results
-        checks += [check] if check else []
+    work_size = max((p.num_samples * math.prod(p.denoiser.shape) for p in problems), default=0)
+    with threads_for(work_size, args.threads):
+        for problem in problems:
+            problem_results, check = run_problem(problem, methods, budgets, smoke=args.smoke)
+            results += problem_results
+            checks += [check] if check else []
     sections = [f"Machine: {machine_description()}; {time.perf_counter() - start:.0f} s",
                 "### Recommended error / best peer error\n\n" + ratio_table(results, [p.name for p in problems],
                                                                             budgets)]

@@ -22,6 +22,7 @@ Run: ``python -m benchmarks.memory`` (``--smoke`` for a seconds-long check).
 from __future__ import annotations
 
 import argparse
+import math
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,10 +34,12 @@ from benchmarks.overhead import hand_written_solvers, trivial_denoiser
 from benchmarks.peers import SIGMA_MIN
 from benchmarks.problems import SIGMA_MAX
 from benchmarks.timing import machine_description
+from probflow.cli.thread_option import add_threads_option
 from probflow.schedules import karras
 from probflow.solve import solve
 from probflow.solvers.base import Solver
 from probflow.terms import ProbabilityFlowODE, ReverseSDE
+from probflow.threads import threads_for
 
 STATE_SHAPE = (16, 3, 64, 64)
 
@@ -119,13 +122,15 @@ def format_table(rows: list[tuple[str, Peak, Peak, Peak]], few: int, many: int) 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script runs")
+    add_threads_option(parser)
     args = parser.parse_args(argv)
     few, many = (2, 5) if args.smoke else (10, 1000)
     solvers = hand_written_solvers()
     if args.smoke:
         solvers = dict(list(solvers.items())[:2])
-    rows = [(name, measure_peak(solver, few), measure_peak(solver, many), measure_peak(solver, many, trajectory=True))
-            for name, solver in solvers.items()]
+    with threads_for(math.prod(STATE_SHAPE), args.threads):
+        rows = [(name, measure_peak(solver, few), measure_peak(solver, many),
+                 measure_peak(solver, many, trajectory=True)) for name, solver in solvers.items()]
     report = (f"Machine: {machine_description()}\nState {STATE_SHAPE} float32; {few} vs {many} steps; denoiser "
               f"called without autograd: {runs_without_autograd()}\n\n{format_table(rows, few, many)}")
     print(report)

@@ -1,8 +1,9 @@
 """Per-call overhead of ``probflow.solve``: wall time per denoiser call with a trivial denoiser, as a ratio to a
 bare hand-written Euler loop timed in the same run.
 
-The denoiser is ``D(x, sigma) = x * 0.5`` on a ``4 x 3 x 8 x 8`` float32 batch with ``torch.set_num_threads(1)``, so
-the time is the sampler's own Python and tensor work. Each method solves the same Karras grid (``--steps``
+The denoiser is ``D(x, sigma) = x * 0.5`` on a ``4 x 3 x 8 x 8`` float32 batch on one thread (what
+:func:`probflow.threads.threads_for` chooses for a batch this small), so the time is the sampler's own Python and
+tensor work. Each method solves the same Karras grid (``--steps``
 steps into 0); its time per call is ``wall time / NFE``, the best (minimum) and median over ``--repeats`` runs.
 The runs are interleaved (each round times every method once), so that load from other processes falls on all
 methods alike and the ratios to the bare loop, taken best over best, stay comparable on a shared machine.
@@ -19,6 +20,7 @@ Run: ``python -m benchmarks.overhead`` (``--smoke`` for a seconds-long check).
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,7 +29,9 @@ import torch
 from benchmarks.peers import SIGMA_MIN, load_k_diffusion_sampling
 from benchmarks.problems import SIGMA_MAX
 from benchmarks.timing import Timing, machine_description, time_interleaved
+from probflow.cli.thread_option import add_threads_option
 from probflow.schedules import karras
+from probflow.threads import threads_for
 from probflow.solve import solve
 from probflow.solvers.base import Solver
 from probflow.solvers.registry import get_solver, solver_names
@@ -101,7 +105,6 @@ class CallCost:
 
 def measure(steps: int, repeats: int) -> list[CallCost]:
     """Time every method on a ``steps``-step grid; the first entry is the bare loop."""
-    torch.set_num_threads(1)
     noise = torch.randn(STATE_SHAPE, generator=torch.Generator().manual_seed(0))
     sigmas = karras(steps, SIGMA_MIN, SIGMA_MAX).to(torch.float32)
     x = noise * SIGMA_MAX
@@ -142,10 +145,13 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script runs, times nothing")
+    add_threads_option(parser)
     args = parser.parse_args(argv)
     steps, repeats = (5, 1) if args.smoke else (args.steps, args.repeats)
-    report = (f"Machine: {machine_description()}\nState {STATE_SHAPE} float32, 1 thread, {steps} steps, "
-              f"{repeats} repeats\n\n{format_table(measure(steps, repeats))}")
+    with threads_for(math.prod(STATE_SHAPE), args.threads) as threads:
+        table = format_table(measure(steps, repeats))
+    report = (f"Machine: {machine_description()}\nState {STATE_SHAPE} float32, {threads} thread(s), {steps} steps, "
+              f"{repeats} repeats\n\n{table}")
     print(report)
     return report
 

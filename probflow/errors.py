@@ -106,3 +106,5 @@ class UnknownModelError(ProbflowError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0]) if self.args else ""
+class ThreadCountError(ProbflowError, ValueError):
+    """A thread count (``--threads``, ``PROBFLOW_THREADS``) or work size that is not a usable integer."""

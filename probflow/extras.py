@@ -17,6 +17,16 @@ OPTIONAL = {
 }
 
 
+#: The optional packages of the application: plots, the digits data set, PNG images.
+APPS = ("matplotlib", "sklearn", "PIL")
+
+
+def require_all(modules: tuple[str, ...], *, feature: str) -> None:
+    """:func:`require` each of ``modules``: a command checks its extras before any work, not when it first plots."""
+    for module in modules:
+        require(module, feature=feature)
+
+
 def require(module: str, *, feature: str) -> ModuleType:
     """``import module`` (a submodule of an optional package, e.g. ``"matplotlib.figure"``), or
     :class:`~probflow.errors.MissingDependencyError` naming the ``feature`` and the extra that installs it."""

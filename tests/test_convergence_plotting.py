@@ -8,6 +8,7 @@ from dataclasses import replace
 from probflow.convergence import OrderEstimate, fit_order
 from probflow.convergence.fit import declared_text, measured_text
 from probflow.convergence.plotting import plot_estimates
+from tests.figure_checks import assert_nothing_clipped, built_without_backend_change
 
 
 def second_order_estimate() -> OrderEstimate:
@@ -34,7 +35,25 @@ def test_declared_text_is_a_dash_when_the_solver_declares_no_order():
     assert declared_text(replace(estimate, declared_order=None)) == "-"
 
 
-def test_plot_estimates_writes_a_png(tmp_path):
-    path = tmp_path / "order.png"
-    plot_estimates([second_order_estimate()], str(path), "heun")
-    assert path.read_bytes()[:4] == b"\x89PNG"
+def test_plot_estimates_returns_a_figure_and_leaves_the_backend_alone(monkeypatch, tmp_path):
+    figure = built_without_backend_change(lambda: plot_estimates([second_order_estimate()], "heun"), monkeypatch)
+    figure.savefig(tmp_path / "order.png")
+    assert (tmp_path / "order.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_one_panel_per_declared_order_and_identical_solvers_share_one_line(monkeypatch):
+    second = second_order_estimate()
+    twin = replace(second, solver="rk:heun2")
+    other = replace(second, solver="lms2", errors=tuple(2 * e for e in second.errors))
+    first = fit_order("euler", "ode", 1.0, second.steps, second.nfe, tuple(3.0 / n for n in second.steps))
+    estimates = [second, first, twin, other]
+    figure = built_without_backend_change(lambda: plot_estimates(estimates, "orders"), monkeypatch)
+    panels = [axes for axes in figure.axes if axes.get_visible()]
+    assert [axes.get_title() for axes in panels] == ["declared order 1", "declared order 2"]
+    labels = [[text.get_text() for text in axes.get_legend().get_texts()] for axes in panels]
+    assert labels[0] == [f"euler ({measured_text(first, '±')})", "reference slope -1"]
+    assert labels[1] == [f"heun = rk:heun2 ({measured_text(second, '±')})", f"lms2 ({measured_text(other, '±')})",
+                         "reference slope -2"]
+    heun, lms, _ = (line for line in panels[1].get_lines() if not line.get_label().startswith("_"))
+    assert (heun.get_marker(), heun.get_linestyle()) != (lms.get_marker(), lms.get_linestyle())
+    assert_nothing_clipped(figure)

@@ -8,9 +8,10 @@ import math
 import pytest
 import torch
 
-from probflow.demo import parse_schedule_spec, plot_schedules, schedule_sigmas
+from probflow.demo import parse_schedule_spec, plot_schedules, schedule_curves, schedule_sigmas
 from probflow.errors import SigmaGridError
 from probflow.schedules import karras, sigma_to_log_snr
+from tests.figure_checks import assert_nothing_clipped, built_without_backend_change
 
 
 def test_spec_parses_numbers_as_floats_and_words_as_text():
@@ -39,8 +40,12 @@ def test_chen_input_scaling_shifts_log_snr_by_two_log_b(kind, input_scale):
     torch.testing.assert_close(scaled - base, torch.full_like(base, 2.0 * math.log(input_scale)), rtol=0, atol=1e-9)
 
 
-def test_plot_writes_a_png_and_returns_each_curve(tmp_path):
+def test_curves_are_each_specs_sigmas_by_label_and_their_plot_is_a_figure(monkeypatch):
     specs = [parse_schedule_spec("vp"), parse_schedule_spec("chen:kind=linear")]
-    curves = plot_schedules(specs, str(tmp_path / "s.png"), steps=8)
-    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert list(curves) == ["vp", "chen (kind=linear)"] and all(len(c) == 8 for c in curves.values())
+    curves = schedule_curves(specs, steps=8)
+    assert list(curves) == ["vp", "chen (kind=linear)"]
+    torch.testing.assert_close(curves["vp"], schedule_sigmas(specs[0], 8), rtol=0, atol=0)
+    figure = built_without_backend_change(lambda: plot_schedules(curves), monkeypatch)
+    sigma_axes, snr_axes = figure.axes
+    assert [line.get_label() for line in snr_axes.get_lines()] == list(curves)
+    assert_nothing_clipped(figure)

@@ -16,6 +16,7 @@ import torch
 from probflow import pretrained
 from probflow.cli import main
 from probflow.generation import generate, image_grid, load_samples
+from probflow.generation.png import GRID_MIN_SIZE, grid_scale, upscale_nearest
 from probflow.generation import shards as shard_store
 from tests.test_generation_toys import GAUSSIAN, MIXTURE, SLOW_MIXTURE
 
@@ -78,7 +79,9 @@ def test_grid_and_npz_hold_the_same_samples_as_the_shards(tmp_path, capsys):
     assert np.array_equal(memory["samples"], load_samples(reference)[1].numpy())
     image = pytest.importorskip("PIL.Image")
     with image.open(tmp_path / "grid.png") as decoded:
-        assert np.array_equal(np.asarray(decoded), image_grid(torch.from_numpy(memory["samples"])))
+        samples = torch.from_numpy(memory["samples"])
+        assert np.array_equal(np.asarray(decoded), image_grid(upscale_nearest(samples, grid_scale(samples))))
+        assert min(decoded.size) >= GRID_MIN_SIZE
 
 
 def run_cli(arguments, capsys):

@@ -1,4 +1,4 @@
-"""The zlib-only PNG writer and the sample grid: decoded by an independent reader, pixel for pixel."""
+"""The PNG writer and the sample grid, decoded pixel for pixel, and the nearest-neighbour enlargement of grids."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from probflow.generation import encode_png, image_grid, write_grid_png
+from probflow.generation.png import grid_scale, upscale_nearest
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -39,3 +40,31 @@ def test_grid_places_sample_i_at_row_i_div_columns_and_maps_minus_one_one_to_0_2
 def test_grid_refuses_channels_other_than_one_or_three():
     with pytest.raises(ValueError, match=r"C = 1 or 3, got shape \(2, 2, 4, 4\)"):
         image_grid(torch.zeros(2, 2, 4, 4))
+
+
+def test_upscale_repeats_each_pixel_into_a_factor_by_factor_block():
+    samples = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).reshape(2, 3, 2, 2)
+    enlarged = upscale_nearest(samples, 3)
+    assert enlarged.shape == (2, 3, 6, 6)
+    for row, column in np.ndindex(6, 6):
+        assert torch.equal(enlarged[..., row, column], samples[..., row // 3, column // 3])
+    with pytest.raises(ValueError, match="positive integer"):
+        upscale_nearest(samples, 0)
+
+
+@pytest.mark.parametrize(("count", "side", "min_size"), [(64, 8, 256), (10, 8, 256), (3, 28, 100), (4, 300, 256)])
+def test_grid_scale_is_the_smallest_factor_reaching_min_size(count, side, min_size):
+    samples = torch.zeros(count, 1, side, side)
+    factor = grid_scale(samples, min_size=min_size)
+    assert min(image_grid(upscale_nearest(samples, factor)).shape) >= min_size
+    if factor > 1:
+        assert min(image_grid(upscale_nearest(samples, factor - 1)).shape) < min_size
+
+
+def test_a_grid_written_with_min_size_is_the_grid_of_the_enlarged_samples(tmp_path):
+    samples = torch.linspace(-1, 1, 64 * 64).reshape(64, 1, 8, 8)
+    write_grid_png(tmp_path / "grid.png", samples, min_size=256)
+    with Image.open(tmp_path / "grid.png") as decoded:
+        pixels = np.asarray(decoded)
+    assert pixels.shape == (8 * (4 * 8 + 1) + 1,) * 2
+    assert np.array_equal(pixels, image_grid(upscale_nearest(samples, 4)))

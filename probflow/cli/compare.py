@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from probflow.errors import CommandError
 from probflow.cli.denoiser_options import import_object
+from probflow.cli.thread_option import add_threads_option
+from probflow.errors import CommandError
 from probflow.comparison import (
     DEFAULT_NUM_SAMPLES, LESSON_TABLES, QUICK_NUM_SAMPLES, REALS_LABEL, ComparisonRow, SamplerConfig, compare,
     digits_reals, markdown_table, parse_config, quick, real_vs_real, resolve_denoiser, run_lesson_table, write_rows,
 )
 from probflow.comparison.report import Reference
+from probflow.extras import APPS, require_all
 from probflow.files import check_output_dir, write_text
 from probflow.generation import parse_seeds
 from probflow.pretrained import DIGITS_SHAPE
+from probflow.threads import threads_for
 
 TABLE_CHOICES = (*LESSON_TABLES, "all")
 MIN_SAMPLES = 8
@@ -61,10 +65,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=500, help="samples per solve (default: 500)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="write CSV, JSON, markdown and PNG grids here")
     parser.add_argument("--quick", action="store_true", help="a tenth of the steps and 16 samples (a smoke test)")
+    add_threads_option(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    require_all(APPS, feature="probflow compare")
     if args.config and args.table:
         raise CommandError("give --config or --table, not both")
     if (args.model or args.denoiser) and not args.config:
@@ -73,8 +79,16 @@ def run(args: argparse.Namespace) -> int:
         check_output_dir(args.out, "--out")
     seeds = _seeds(args)
     configs = [parse_config(text) for text in args.config or ()]
+    denoiser = None
     if configs:
         denoiser, _ = resolve_denoiser(import_object(args.denoiser) if args.denoiser else args.model or "digits-edm")
+    shape = getattr(denoiser, "shape", None) or DIGITS_SHAPE
+    # A bad --batch-size is reported by compare itself, inside the block.
+    with threads_for(max(0, min(args.batch_size, len(seeds))) * math.prod(shape), args.threads):
+        return _run(args, seeds, configs, denoiser)
+
+
+def _run(args: argparse.Namespace, seeds: list[int], configs: list[SamplerConfig], denoiser: Callable | None) -> int:
     floor = real_vs_real(digits_reals(len(seeds)), label=REALS_LABEL)
     if configs:
         _print_table("configurations", _run_configs(args, denoiser, configs, seeds, floor), out_dir=args.out)
@@ -106,7 +120,7 @@ def _seeds(args: argparse.Namespace) -> list[int]:
         default = QUICK_NUM_SAMPLES if args.quick else DEFAULT_NUM_SAMPLES
         seeds = list(range(default if args.num_samples is None else max(args.num_samples, 0)))
     if len(seeds) < MIN_SAMPLES:
-        raise CommandError(f"need at least {MIN_SAMPLES} samples (KID cuts them into 4 subsets of 2), got {len(seeds)}")
+        raise CommandError(f"need at least {MIN_SAMPLES} samples for FID, KID and their intervals, got {len(seeds)}")
     return seeds
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
+from probflow.cli.thread_option import add_threads_option
 from probflow.errors import CommandError
+from probflow.extras import APPS, require_all
 from probflow.files import check_output_file, write_text
 from probflow.generation import evaluate, process_group
 from probflow.generation.distributed import parse_device
+from probflow.threads import threads_for
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,10 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=512, help="images per feature batch (default: 512)")
     parser.add_argument("--kid-subsets", type=int, help="KID subsets (default: max(ceil(n / 50), 4))")
     parser.add_argument("--device", default="auto", help="auto (cuda:LOCAL_RANK if available, else cpu), cpu, cuda:0")
+    add_threads_option(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    require_all(APPS, feature="probflow fid")
     from probflow import pretrained
     from probflow.metrics import ClassifierFeatures, digits_reference_features
 
@@ -42,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"the classifier weights are missing: {pretrained.weights_path('digits-classifier')}")
     device = parse_device(args.device)
     extract = ClassifierFeatures(pretrained.load("digits-classifier").to(device), batch_size=args.batch_size)
-    with process_group(device) as ranks:
+    work_size = args.batch_size * math.prod(pretrained.DIGITS_SHAPE)
+    with process_group(device) as ranks, threads_for(work_size, args.threads):
         quality = evaluate(args.dir, extract=extract, reference_features=digits_reference_features("test"),
                            kid_subsets=args.kid_subsets)
         if ranks.is_main:

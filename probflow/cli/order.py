@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 
 import torch
 
-from probflow.errors import CommandError
 from probflow.cli.denoiser_options import import_object
+from probflow.cli.thread_option import add_threads_option
+from probflow.errors import CommandError
 from probflow.convergence import (
     PROBLEMS, OrderEstimate, estimate_order, get_problem, resolve_reference, suggested_steps,
 )
 from probflow.convergence.fit import check_steps, declared_text, measured_text
 from probflow.convergence.plotting import plot_estimates
-from probflow.files import check_figure_file
+from probflow.files import check_figure_file, save_figure
 from probflow.solvers import get_solver, solver_names
+from probflow.threads import threads_for
 
 DEFAULT_PROBLEM = "mixture2d"
 
@@ -56,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seeds the trajectories and Brownian paths (default: 0)")
     parser.add_argument("--plot", metavar="PNG", help="write the log-log error-vs-NFE plot here (the suffix picks the "
                                                       "format: .png, .pdf, .svg, ...; none: PNG)")
+    add_threads_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -130,6 +134,18 @@ def run(args: argparse.Namespace) -> int:
     steps = check_steps(_int_list(args.steps, "steps")) if args.steps else None
     solvers = _solvers(args)
     name, denoiser, state = _problem_and_state(args)
+    with threads_for(state.numel(), args.threads):
+        estimates = _measure(args, solvers, steps, name, denoiser, state)
+    print()
+    print("\n".join(_summary_table(estimates)))
+    if args.plot:
+        save_figure(plot_estimates(estimates, f"probflow order: {name}"), args.plot, dpi=120)
+        print(f"\nwrote {args.plot}")
+    return 0
+
+
+def _measure(args: argparse.Namespace, solvers: list, steps: tuple[int, ...] | None, name: str, denoiser: Callable,
+             state: torch.Tensor) -> list[OrderEstimate]:
     generator = torch.Generator().manual_seed(args.seed)
     # One reference serves every deterministic solver (the dopri8 one costs more than most of their solves).
     reference, reference_error = resolve_reference(None, denoiser, state, args.sigma_max, args.sigma_min)
@@ -144,9 +160,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{solver.name} ({estimate.kind} order): declared {declared_text(estimate)}, "
               f"measured {measured_text(estimate)} (R^2 {estimate.r_squared:.4f})")
         print("\n".join(_format_level_table(estimate)))
-    print()
-    print("\n".join(_summary_table(estimates)))
-    if args.plot:
-        plot_estimates(estimates, args.plot, f"probflow order: {name}")
-        print(f"\nwrote {args.plot}")
-    return 0
+    return estimates

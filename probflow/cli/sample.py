@@ -7,21 +7,25 @@ are cut into batches, each rank samples every K-th batch, and the output equals 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import torch
 
 from probflow.calibration import Schedule
 from probflow.cli.denoiser_options import add_denoiser_options, parse_shape, resolve_denoiser
-from probflow.errors import CommandError, OutputPathError
+from probflow.cli.thread_option import add_threads_option
+from probflow.errors import CommandError, InvalidArgumentError, OutputPathError
 from probflow.files import check_output_dir, check_output_file, write_bytes
 from probflow.generation import (
     SamplingPlan, encode_png, image_grid, load_samples, parse_seeds, process_group, sample_in_memory, write_grid_png,
     write_shards,
 )
 from probflow.generation.distributed import parse_device
+from probflow.generation.png import GRID_MIN_SIZE
 from probflow.generation.shards import encode_arrays
 from probflow.solvers import get_solver
+from probflow.threads import threads_for
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -64,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="solver state dtype")
     parser.add_argument("--device", default="auto", help="auto (cuda:LOCAL_RANK if available, else cpu), cpu, cuda:0")
     parser.add_argument("--progress", action="store_true", help="show a progress bar (rank 0)")
+    add_threads_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -85,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.grid is not None:
         _check_drawable(args.grid, plan.shape)
-    with process_group(device) as ranks:
+    work_size = max(0, min(args.batch_size, len(seeds))) * math.prod(plan.shape)  # a bad size fails below
+    with process_group(device) as ranks, threads_for(work_size, args.threads):
         if args.out is not None:
             report = write_shards(plan, seeds, args.out, batch_size=args.batch_size, progress=args.progress)
             if ranks.is_main:
@@ -113,7 +119,7 @@ def _check_drawable(path: Path, shape: tuple[int, ...]) -> None:
     """Draw one blank sample the way ``--grid`` will draw them all, so that a shape that is no image fails now."""
     try:
         encode_png(image_grid(torch.zeros(1, *shape)))
-    except ValueError as exc:
+    except InvalidArgumentError as exc:
         raise OutputPathError(f"--grid {path}: samples of shape {tuple(shape)} cannot be drawn ({exc})") from exc
 
 
@@ -135,7 +141,7 @@ def _requested(stored: tuple[torch.Tensor, torch.Tensor], seeds: list[int]) -> t
 
 def _write_files(args: argparse.Namespace, seeds: torch.Tensor, samples: torch.Tensor) -> None:
     if args.grid is not None:
-        write_grid_png(args.grid, samples)
+        write_grid_png(args.grid, samples, min_size=GRID_MIN_SIZE)
         print(f"{args.grid}: grid of {samples.shape[0]} samples")
     if args.npz is not None:
         write_bytes(args.npz, encode_arrays(seeds=seeds.numpy(), samples=samples.numpy()))

@@ -6,8 +6,8 @@ import argparse
 
 from probflow.errors import CommandError
 from probflow.demo import parse_schedule_spec, plot_schedules
-from probflow.demo.schedule_plots import CHEN, schedule_table
-from probflow.files import check_figure_file
+from probflow.demo.schedule_plots import CHEN, schedule_curves, schedule_table
+from probflow.files import check_figure_file, save_figure
 from probflow.schedules import SCHEDULES
 
 DEFAULT_SCHEDULES = "karras;vp;chen:kind=cosine;chen:kind=sigmoid;chen:kind=linear"
@@ -55,12 +55,9 @@ def run(args: argparse.Namespace) -> int:
     specs = [parse_schedule_spec(text) for text in split_specs(args.schedules)]
     if not specs:
         raise CommandError("--schedules names no schedule")
+    curves = schedule_curves(specs, args.steps, args.sigma_min, args.sigma_max)
     if args.out:
-        curves = plot_schedules(specs, args.out, args.steps, args.sigma_min, args.sigma_max)
-    else:
-        from probflow.demo import schedule_sigmas
-
-        curves = {spec.label: schedule_sigmas(spec, args.steps, args.sigma_min, args.sigma_max) for spec in specs}
+        save_figure(plot_schedules(curves), args.out, dpi=100)
     rows = schedule_table(curves)
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -33,21 +34,36 @@ def write_rows(rows: Sequence[ComparisonRow], stem: str | Path) -> tuple[Path, P
     return csv_path, json_path
 
 
-def markdown_table(rows: Sequence[ComparisonRow], published: Reference | None = None) -> str:
-    """A markdown table of ``rows``: label, model, steps, NFE, FID, KID mean ± std, samples, seconds; with
-    ``published``, two more columns hold the published FID and KID of the rows whose label it lists."""
-    header = ["configuration", "model", "steps", "NFE", "FID", "KID (mean ± std)", "n", "time (s)"]
+def markdown_table(rows: Sequence[ComparisonRow], published: Reference | None = None, *, kid: bool = True) -> str:
+    """A markdown table of ``rows``: label, model, steps, NFE, FID and KID with their 95% bootstrap intervals (KID
+    left out with ``kid=False``), samples ``n``, seconds; with ``published``, two more columns hold the published
+    FID and KID of the rows whose label it lists. A row whose samples are those of an earlier row, up to float32
+    round-off (``same_samples_as``), says so in its label cell."""
+    header = ["configuration", "model", "steps", "NFE", "FID [95% CI]", *(["KID [95% CI]"] if kid else []), "n",
+              "time (s)"]
     if published is not None:
         header += ["lesson FID", "lesson KID"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        cells = [row.label, row.model, _cell(row.steps, "d"), _cell(row.nfe, "d"), f"{row.fid:.2f}",
-                 f"{row.kid:.4f} ± {row.kid_std:.4f}", str(row.samples), _cell(row.wall_s, ".1f")]
+        label = row.label if row.same_samples_as is None else f"{row.label} (same samples as *{row.same_samples_as}*)"
+        cells = [label, row.model, _cell(row.steps, "d"), _cell(row.nfe, "d"),
+                 _interval(row.fid, row.fid_low, row.fid_high, ".2f"),
+                 *([_interval(row.kid, row.kid_low, row.kid_high, ".4f")] if kid else []),
+                 str(row.samples), _cell(row.wall_s, ".1f")]
         if published is not None:
-            fid, kid = published.get(row.label, (None, None))
-            cells += [_cell(fid, "g"), _cell(kid, "g")]
+            fid, kid_value = published.get(row.label, (None, None))
+            cells += [_cell(fid, "g"), _cell(kid_value, "g")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _interval(value: float, low: float, high: float, spec: str) -> str:
+    """``value [low, high]``; a bound that was not computed (NaN: too many samples) is left out, a NaN value is —."""
+    if math.isnan(value):
+        return "—"
+    if math.isnan(low):
+        return format(value, spec)
+    return f"{value:{spec}} [{low:{spec}}, {high:{spec}}]"
 
 
 def _cell(value: float | int | None, spec: str) -> str:

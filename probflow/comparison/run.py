@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -15,9 +16,10 @@ from probflow.comparison.config import SamplerConfig
 from probflow.errors import InvalidArgumentError, SolverConfigError, UnknownModelError
 from probflow.comparison.grids import initial_noise_scale
 from probflow.comparison.report import write_rows
-from probflow.comparison.scoring import FeatureExtractor, Scorer
+from probflow.comparison.scoring import FeatureExtractor, Score, Scorer
 from probflow.files import check_output_dir
 from probflow.generation import check_seeds, write_grid_png
+from probflow.generation.png import GRID_MIN_SIZE
 from probflow.noise import NoiseSource, seed_generators
 from probflow.solve import solve
 from probflow.solvers import Solver
@@ -26,12 +28,22 @@ from probflow.terms import ReverseSDE
 #: Samples shown in each configuration's PNG grid.
 GRID_SAMPLES = 64
 
+#: Columns of :func:`samples_sketch`.
+SKETCH_DIM = 16
+
+#: Relative tolerance of :func:`same_samples`: DDIM with eta = 1 and Euler-ancestral, one update written two ways,
+#: drew digits 1.5e-6 apart (float32 round-off); different samplers differ by 1e-2 and more.
+SAME_SAMPLES_RTOL = 1e-4
+
 
 @dataclass(frozen=True)
 class ComparisonRow:
-    """One line of a comparison: FID, KID mean and standard deviation over its subsets, the sample count, the
-    configured ``steps``, the measured denoiser calls per sample ``nfe`` and the sampling wall time in seconds
-    (``steps``, ``nfe`` and ``wall_s`` are ``None`` for the real-vs-real floor)."""
+    """One line of a comparison: FID and KID with their 95% bootstrap intervals ``[*_low, *_high]``
+    (:class:`~probflow.comparison.scoring.Scorer`), the sample count, the configured ``steps``, the measured
+    denoiser calls per sample ``nfe``, the sampling wall time in seconds (``steps``, ``nfe`` and ``wall_s`` are
+    ``None`` for the real-vs-real floor) and ``same_samples_as``, the label of an earlier row of the same
+    :func:`compare` whose samples agree with this row's to float32 round-off (:func:`same_samples`), else ``None``.
+    """
 
     label: str
     model: str
@@ -39,13 +51,43 @@ class ComparisonRow:
     steps: int | None
     nfe: int | None
     fid: float
+    fid_low: float
+    fid_high: float
     kid: float
-    kid_std: float
+    kid_low: float
+    kid_high: float
     samples: int
     wall_s: float | None
+    same_samples_as: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _scored_row(score: Score, samples: torch.Tensor, **fields: object) -> ComparisonRow:
+    return ComparisonRow(fid=score.fid.estimate, fid_low=score.fid.low, fid_high=score.fid.high,
+                         kid=score.kid.estimate, kid_low=score.kid.low, kid_high=score.kid.high,
+                         samples=samples.shape[0], **fields)
+
+
+def samples_sketch(samples: torch.Tensor) -> np.ndarray:
+    """A fixed random projection ``[n, SKETCH_DIM]`` (float64) of the flattened samples ``x_i``:
+    ``s_i = x_i R / sqrt(D)`` with ``R ~ N(0, 1)^(D x SKETCH_DIM)`` drawn from seed 0. Samples that agree to within
+    ``e`` have sketches that agree to within a few ``e``; samples that differ have sketches that differ, but for a
+    difference orthogonal to all columns of ``R``, which has probability 0."""
+    flat = samples.detach().cpu().double().flatten(start_dim=1)
+    projection = torch.randn(flat.shape[1], SKETCH_DIM, generator=torch.Generator().manual_seed(0),
+                             dtype=torch.float64)
+    return (flat @ projection / math.sqrt(flat.shape[1])).numpy()
+
+
+def same_samples(sketch: np.ndarray, other: np.ndarray) -> bool:
+    """Whether two :func:`samples_sketch` es agree to within :data:`SAME_SAMPLES_RTOL` of their largest entry: the
+    same samples up to float32 round-off (one update computed two ways)."""
+    if sketch.shape != other.shape:
+        return False
+    scale = max(float(np.abs(sketch).max(initial=0.0)), np.finfo(np.float64).tiny)
+    return float(np.abs(sketch - other).max(initial=0.0)) <= SAME_SAMPLES_RTOL * scale
 
 
 def compare(
@@ -62,7 +104,8 @@ def compare(
     on_row: Callable[[ComparisonRow], None] | None = None,
 ) -> list[ComparisonRow]:
     """Sample ``configs`` from one denoiser and score each against ``reference``: FID (Heusel et al. 2017, eq. 6)
-    and KID (Bińkowski et al. 2018), with the denoiser calls per sample and the sampling wall time.
+    and KID (Bińkowski et al. 2018) with bootstrap intervals (:class:`Scorer`), with the denoiser calls per sample
+    and the sampling wall time.
 
     Sample ``i`` of every configuration starts from the same noise ``n_i`` of ``seeds[i]`` (default
     ``0 .. num_samples-1``), drawn by its own generator, which then feeds that sample's solver noise
@@ -75,8 +118,9 @@ def compare(
     (:func:`probflow.pretrained.load`). ``shape`` (one sample's) defaults to the denoiser's ``.shape``.
     ``feature_extractor`` and ``reference`` default to the digits classifier and test split (:class:`Scorer`).
     With ``out_dir``, the rows go to ``rows.csv`` and ``rows.json`` and the first 64 samples of each
-    configuration to ``NN-<label>.png``; an ``out_dir`` that cannot be written raises
-    :class:`~probflow.errors.OutputPathError` before any sampling. ``on_row`` sees each row as soon as it is scored.
+    configuration to ``NN-<label>.png`` (enlarged to at least 256 pixels a side); an ``out_dir`` that cannot be
+    written raises :class:`~probflow.errors.OutputPathError` before any sampling. ``on_row`` sees each row as soon
+    as it is scored.
     """
     if out_dir is not None:
         check_output_dir(out_dir, "comparison folder")
@@ -88,18 +132,20 @@ def compare(
         raise SolverConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     scorer = Scorer(feature_extractor, reference, shape=shape)
     solvers = [config.build_solver(_noise_level(denoiser, config)) for config in configs]
-    rows = []
+    rows, sketches = [], []
     for index, (config, solver) in enumerate(zip(configs, solvers)):
         start = time.perf_counter()
         samples, nfe = _sample(denoiser, solver, config, seeds, shape, batch_size)
         wall_s = time.perf_counter() - start
-        fid_value, kernel = scorer(samples)
-        row = ComparisonRow(label=config.label, model=model_label, solver=repr(solver), steps=config.num_steps(),
-                            nfe=nfe, fid=fid_value, kid=kernel.mean, kid_std=kernel.std, samples=len(seeds),
-                            wall_s=wall_s)
+        sketch = samples_sketch(samples)
+        twin = next((row.label for row, other in zip(rows, sketches) if same_samples(sketch, other)), None)
+        row = _scored_row(scorer(samples), samples, label=config.label, model=model_label, solver=repr(solver),
+                          steps=config.num_steps(), nfe=nfe, wall_s=wall_s, same_samples_as=twin)
         rows.append(row)
+        sketches.append(sketch)
         if out_dir is not None:
-            write_grid_png(Path(out_dir) / f"{index:02d}-{slug(config.label)}.png", samples[:GRID_SAMPLES])
+            write_grid_png(Path(out_dir) / grid_name(index, config.label), samples[:GRID_SAMPLES],
+                           min_size=GRID_MIN_SIZE)
         if on_row is not None:
             on_row(row)
     if out_dir is not None:
@@ -116,9 +162,8 @@ def real_vs_real(reals: torch.Tensor, *, feature_extractor: FeatureExtractor | N
     """
     if not isinstance(reals, torch.Tensor) or reals.ndim < 2:
         raise TypeError(f"reals must be a tensor [n, *shape], got {type(reals).__name__}")
-    fid_value, kernel = Scorer(feature_extractor, reference, shape=reals.shape[1:])(reals)
-    return ComparisonRow(label=label, model="data", solver="-", steps=None, nfe=None, fid=fid_value,
-                         kid=kernel.mean, kid_std=kernel.std, samples=reals.shape[0], wall_s=None)
+    score = Scorer(feature_extractor, reference, shape=reals.shape[1:])(reals)
+    return _scored_row(score, reals, label=label, model="data", solver="-", steps=None, nfe=None, wall_s=None)
 
 
 def resolve_denoiser(denoiser_or_model_name: Callable | str) -> tuple[Callable, str]:
@@ -136,6 +181,11 @@ def resolve_denoiser(denoiser_or_model_name: Callable | str) -> tuple[Callable, 
         raise TypeError(f"expected a denoiser D(x, sigma) or a model name, got {type(denoiser_or_model_name).__name__}")
     denoiser = denoiser_or_model_name
     return denoiser, getattr(denoiser, "name", None) or type(denoiser).__name__
+
+
+def grid_name(index: int, label: str) -> str:
+    """The file name of the sample grid of configuration ``index`` (from 0) labelled ``label``: ``NN-<slug>.png``."""
+    return f"{index:02d}-{slug(label)}.png"
 
 
 def slug(label: str) -> str:

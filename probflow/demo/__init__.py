@@ -6,10 +6,12 @@ noise schedules; :data:`FULL` and :data:`QUICK` are its two sizes.
 """
 
 from probflow.demo.run import DemoReport, run_demo
-from probflow.demo.schedule_plots import ScheduleSpec, parse_schedule_spec, plot_schedules, schedule_sigmas
+from probflow.demo.schedule_plots import (
+    ScheduleSpec, parse_schedule_spec, plot_schedules, schedule_curves, schedule_sigmas,
+)
 from probflow.demo.settings import FULL, QUICK, DemoSettings
 
 __all__ = [
     "FULL", "QUICK", "DemoReport", "DemoSettings", "ScheduleSpec", "parse_schedule_spec", "plot_schedules",
-    "run_demo", "schedule_sigmas",
+    "run_demo", "schedule_curves", "schedule_sigmas",
 ]

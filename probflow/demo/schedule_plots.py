@@ -10,13 +10,16 @@ input by ``b`` shifts it by ``2 log b`` (Chen 2023, Sec. 2.2 "Strategy 2").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from probflow.errors import SigmaGridError
-from probflow.files import save_figure
+from probflow.figures import legend_outside, line_style, new_figure
 from probflow.schedules import SCHEDULES, chen, sigma_to_log_snr
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CHEN = "chen"
 
@@ -71,31 +74,30 @@ def schedule_sigmas(spec: ScheduleSpec, steps: int, sigma_min: float = 0.002, si
         raise SigmaGridError(f"schedule {spec.label}: {exc}") from exc
 
 
-def plot_schedules(specs: list[ScheduleSpec], path: str | Path, steps: int = 50, sigma_min: float = 0.002,
-                   sigma_max: float = 80.0) -> dict[str, torch.Tensor]:
-    """Plot sigma (log scale) and log-SNR against ``t = i / (steps - 1)`` for each spec to the image ``path`` (PNG,
-    or the format its suffix names).
+def schedule_curves(specs: list[ScheduleSpec], steps: int = 50, sigma_min: float = 0.002,
+                    sigma_max: float = 80.0) -> dict[str, torch.Tensor]:
+    """Each spec's :func:`schedule_sigmas` by its label."""
+    return {spec.label: schedule_sigmas(spec, steps, sigma_min, sigma_max) for spec in specs}
 
-    Returns each spec's sigmas by label (for a table of first and last values).
-    """
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    curves = {spec.label: schedule_sigmas(spec, steps, sigma_min, sigma_max) for spec in specs}
-    figure, (sigma_axes, snr_axes) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for label, sigmas in curves.items():
+def plot_schedules(curves: dict[str, torch.Tensor]) -> Figure:
+    """sigma (log scale) and log-SNR against ``t = i / (n - 1)`` of each of ``curves`` (:func:`schedule_curves`),
+    side by side, the legend to the right. Returns the figure; save it with ``figure.savefig``."""
+    figure = new_figure(12.5, 4.2)
+    sigma_axes, snr_axes = figure.subplots(1, 2)
+    for index, (label, sigmas) in enumerate(curves.items()):
         t = torch.linspace(0.0, 1.0, len(sigmas), dtype=torch.float64)
-        sigma_axes.semilogy(t, sigmas, label=label)
-        snr_axes.plot(t, sigma_to_log_snr(sigmas), label=label)
-    sigma_axes.set(xlabel="normalised step i/(n-1)", ylabel="sigma", title=f"sigma per step ({steps} steps)")
+        style = {**line_style(index), "marker": None}
+        sigma_axes.semilogy(t, sigmas, label=label, **style)
+        snr_axes.plot(t, sigma_to_log_snr(sigmas), label=label, **style)
+    steps = {len(sigmas) for sigmas in curves.values()}
+    sigma_axes.set(xlabel="normalised step i/(n-1)", ylabel="sigma",
+                   title=f"sigma per step ({', '.join(map(str, sorted(steps)))} steps)")
     snr_axes.set(xlabel="normalised step i/(n-1)", ylabel="log-SNR = -2 log sigma", title="log-SNR per step")
-    snr_axes.legend(fontsize=7)
-    figure.tight_layout()
-    save_figure(figure, path, dpi=100)
-    plt.close(figure)
-    return curves
+    for axes in (sigma_axes, snr_axes):
+        axes.grid(True, linewidth=0.4, alpha=0.5)
+    legend_outside(snr_axes)
+    return figure
 
 
 def schedule_table(curves: dict[str, torch.Tensor]) -> list[tuple[str, str, str, str, str]]:

@@ -48,11 +48,13 @@ def _symmetric_sqrt(matrix: np.ndarray, tolerance: float) -> np.ndarray:
 
 
 def _clip_round_off(eigenvalues: np.ndarray, tolerance: float) -> np.ndarray:
-    floor = -tolerance * max(float(np.abs(eigenvalues).max(initial=0.0)), 1.0)
-    if eigenvalues.min(initial=0.0) < floor:
+    """``eigenvalues`` (the last axis holds one matrix's) with round-off negatives set to 0; raises for real ones."""
+    floor = -tolerance * np.maximum(np.abs(eigenvalues).max(axis=-1, initial=0.0), 1.0)
+    lowest = eigenvalues.min(axis=-1, initial=0.0)
+    if np.any(lowest < floor):
         raise ValueError(
-            f"matrix is not positive semi-definite: eigenvalue {eigenvalues.min():.3e} is below the round-off "
-            f"tolerance {floor:.3e}"
+            f"matrix is not positive semi-definite: eigenvalue {lowest.min():.3e} is below the round-off "
+            f"tolerance {np.min(floor):.3e}"
         )
     return np.clip(eigenvalues, 0.0, None)
 
@@ -60,7 +62,7 @@ def _clip_round_off(eigenvalues: np.ndarray, tolerance: float) -> np.ndarray:
 def fid(a: FeatureStats | Features, b: FeatureStats | Features, *, tolerance: float = 1e-8) -> float:
     """``FID = |mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a C_b)^(1/2))``.
 
-    ``C_a C_b`` has the same eigenvalues as the symmetric PSD matrix ``M = C_a^(1/2) C_b C_a^(1/2)`` (``AB`` and
+    ``C_a C_b`` has the same eigenvalues as the symmetric PSD matrix ``M = C_b^(1/2) C_a C_b^(1/2)`` (``AB`` and
     ``BA`` share eigenvalues), so ``tr (C_a C_b)^(1/2) = sum_i sqrt(lambda_i(M))``, computed here with two
     symmetric eigendecompositions. This is exact, returns no imaginary parts and needs no inverse, so singular
     covariances (fewer samples than dimensions) need no ``eps * I`` regularisation, unlike the ``scipy.linalg.sqrtm``
@@ -71,11 +73,31 @@ def fid(a: FeatureStats | Features, b: FeatureStats | Features, *, tolerance: fl
     """
     stats_a = a if isinstance(a, FeatureStats) else FeatureStats.from_features(a)
     stats_b = b if isinstance(b, FeatureStats) else FeatureStats.from_features(b)
-    if stats_a.mean.shape != stats_b.mean.shape:
-        raise ValueError(f"feature dimensions differ: {stats_a.mean.shape[0]} and {stats_b.mean.shape[0]}")
-    sqrt_cov_a = _symmetric_sqrt(stats_a.cov, tolerance)
-    product = sqrt_cov_a @ stats_b.cov @ sqrt_cov_a
-    eigenvalues = _clip_round_off(np.linalg.eigvalsh((product + product.T) / 2), tolerance)
-    trace_sqrt = float(np.sqrt(eigenvalues).sum())
-    mean_term = float(np.sum((stats_a.mean - stats_b.mean) ** 2))
-    return mean_term + float(np.trace(stats_a.cov) + np.trace(stats_b.cov)) - 2.0 * trace_sqrt
+    return float(fid_to_reference(stats_a.mean[None], stats_a.cov[None], stats_b, tolerance=tolerance)[0])
+
+
+def fid_to_reference(means: np.ndarray, covs: np.ndarray, reference: FeatureStats, *,
+                     tolerance: float = 1e-8) -> np.ndarray:
+    """:func:`fid` of each of ``k`` Gaussians (``means [k, d]``, ``covs [k, d, d]``) against one ``reference``,
+    as an array ``[k]``; the reference's square root ``C_r^(1/2)`` is computed once for all of them."""
+    if means.shape[-1] != reference.mean.shape[0]:
+        raise ValueError(f"feature dimensions differ: {means.shape[-1]} and {reference.mean.shape[0]}")
+    sqrt_reference = sqrt_covariance(reference, tolerance)
+    whitened = sqrt_reference @ covs @ sqrt_reference
+    return fid_from_parts(means, np.trace(covs, axis1=-2, axis2=-1), whitened, reference, tolerance=tolerance)
+
+
+def sqrt_covariance(stats: FeatureStats, tolerance: float = 1e-8) -> np.ndarray:
+    """``C^(1/2)``, the principal square root of ``stats.cov``."""
+    return _symmetric_sqrt(stats.cov, tolerance)
+
+
+def fid_from_parts(means: np.ndarray, traces: np.ndarray, whitened: np.ndarray, reference: FeatureStats, *,
+                   tolerance: float = 1e-8) -> np.ndarray:
+    """:func:`fid` from each Gaussian's mean ``mu [k, d]``, covariance trace ``tr C [k]`` and
+    ``C_r^(1/2) C C_r^(1/2) [k, d, d]``, whose eigenvalues' square roots sum to ``tr (C C_r)^(1/2)`` (or any
+    ``[k, m, m]`` symmetric matrices with the same nonzero eigenvalues)."""
+    eigenvalues = _clip_round_off(np.linalg.eigvalsh((whitened + np.swapaxes(whitened, -1, -2)) / 2), tolerance)
+    trace_sqrt = np.sqrt(eigenvalues).sum(axis=-1)
+    mean_term = np.sum((means - reference.mean) ** 2, axis=-1)
+    return mean_term + traces + np.trace(reference.cov) - 2.0 * trace_sqrt
