@@ -14,6 +14,7 @@ from probflow.denoisers import Gaussian
 from probflow.metrics import fid, unbiased_mmd2
 from probflow.schedules import karras
 from probflow.solvers import EulerAncestral, Heun
+from probflow.errors import UnknownModelError
 
 SHAPE = (1, 2, 2)
 DATA = Gaussian(torch.tensor([0.5, -0.3, 0.0, 0.2]).reshape(SHAPE), torch.tensor([0.8, 0.4, 0.6, 0.3]).reshape(SHAPE))
@@ -162,7 +163,7 @@ def test_bad_arguments_are_clear_errors(kwargs, message):
 
 
 def test_unknown_model_names_and_uncallable_denoisers_are_clear_errors():
-    with pytest.raises(ValueError, match="unknown model 'digits-nope'"):
+    with pytest.raises(UnknownModelError, match="unknown model 'digits-nope'"):
         compare("digits-nope", [karras_config("euler", "euler", 2)], num_samples=8)
     with pytest.raises(TypeError, match="denoiser D"):
         compare(42, [karras_config("euler", "euler", 2)], num_samples=8)

@@ -249,6 +249,17 @@ def test_two_probflow_sample_commands_into_one_folder_keep_every_sample(tmp_path
 
 
 def test_a_sigkill_at_every_file_operation_of_checkpointing_is_repaired_by_resuming(tmp_path):
+    # Bitwise equality of two trainings needs the same summation order: one thread in the parent and the forked
+    # children alike (a forked child may not get the parent's thread pool), as probflow.threads picks for small work.
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _kill_checkpointing_everywhere(tmp_path)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _kill_checkpointing_everywhere(tmp_path: Path) -> None:
     def training(folder: Path) -> Callable[[], Path]:
         return lambda: train(TRAINING, folder, checkpoint_every=1, resume_from=latest_checkpoint(folder),
                              progress=False)

@@ -8,6 +8,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from probflow.errors import CommandError
 
@@ -18,7 +19,8 @@ DENOISER_HELP = ("your denoiser D(x, sigma), imported from MODULE (a module in t
 def add_denoiser_options(parser: argparse.ArgumentParser) -> None:
     """``--model`` / ``--denoiser`` (one of them) and ``--shape``."""
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model", default="digits-edm", help="a shipped model (default: digits-edm)")
+    source.add_argument("--model", default="digits-edm",
+                        help="a shipped model, or a .safetensors file that probflow train wrote (default: digits-edm)")
     source.add_argument("--denoiser", metavar="MODULE:ATTR", help=DENOISER_HELP)
     parser.add_argument("--shape", metavar="C,H,W", help="one sample's shape (needed unless the denoiser has .shape)")
 
@@ -29,8 +31,11 @@ def resolve_denoiser(args: argparse.Namespace) -> tuple[Callable, str]:
         return import_object(args.denoiser), args.denoiser
     from probflow import pretrained
 
+    if pretrained.is_weights_file(args.model):
+        return pretrained.load(args.model), Path(args.model).stem
     if args.model not in pretrained.available():
-        raise CommandError(f"unknown model {args.model!r}; shipped: {', '.join(pretrained.available())}")
+        raise CommandError(f"unknown model {args.model!r}; shipped: {', '.join(pretrained.available())} (or the "
+                           f"path of a .safetensors file written by probflow train)")
     if not pretrained.weights_path(args.model).is_file():
         raise CommandError(f"the weights of {args.model!r} are missing: {pretrained.weights_path(args.model)}")
     return pretrained.load(args.model), args.model

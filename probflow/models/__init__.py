@@ -3,7 +3,9 @@
 from probflow.models.blocks import ResBlock
 from probflow.models.embedding import SinusoidalEmbedding
 from probflow.models.encoders import Classifier, NoiseLevelRegressor, ResNetEncoder
-from probflow.models.serialization import load_weights, model_from_spec, model_spec, read_state_dict, save_weights
+from probflow.models.serialization import (
+    load_weights, model_from_spec, model_spec, read_state_dict, read_weights_metadata, save_weights,
+)
 from probflow.models.unet import UNet
 
 __all__ = [
@@ -17,5 +19,6 @@ __all__ = [
     "model_from_spec",
     "model_spec",
     "read_state_dict",
+    "read_weights_metadata",
     "save_weights",
 ]

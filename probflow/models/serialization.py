@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -69,15 +69,24 @@ def save_weights(
     return path
 
 
+def read_weights_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata of a file written by :func:`save_weights` (e.g. ``recipe``), without reading its tensors."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = dict(handle.metadata() or {})
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+    if "components" not in metadata:
+        raise CheckpointError(f"{path}: not a probflow weights file (no 'components' metadata entry)")
+    return metadata
+
+
 def load_weights(path: str | Path) -> tuple[dict[str, nn.Module], dict[str, str]]:
     """Rebuild the components of a file written by :func:`save_weights` (float32, eval mode, no gradients).
 
     Returns ``(components, metadata)``.
     """
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = dict(handle.metadata() or {})
-    if "components" not in metadata:
-        raise CheckpointError(f"{path}: not a probflow weights file (no 'components' metadata entry)")
+    metadata = read_weights_metadata(path)
     tensors = load_file(path)
     components = {}
     for component, spec in json.loads(metadata["components"]).items():

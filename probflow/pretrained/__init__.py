@@ -15,45 +15,47 @@ from pathlib import Path
 
 from torch import nn
 
-from probflow.errors import MissingFileError, UnknownModelError
+from probflow.errors import CheckpointError, MissingFileError, UnknownModelError
 from probflow.denoisers import ContinuousDDPM, EDMPrecond, NoiseLevelPredictor, TimeFreeEpsilon
-from probflow.models import load_weights
+from probflow.models import load_weights, read_weights_metadata
 from probflow.pretrained.denoiser import PretrainedDenoiser
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 DIGITS_SHAPE = (1, 8, 8)
 
+#: ``(weights path, label) -> model``.
+Loader = Callable[[Path, str], nn.Module]
 
-def _digits_denoiser(name: str, wrap: Callable[[dict[str, nn.Module], float], nn.Module]) -> Callable[[], nn.Module]:
-    def build() -> PretrainedDenoiser:
-        components, metadata = load_weights(weights_path(name))
+
+def _digits_denoiser(wrap: Callable[[dict[str, nn.Module], float], nn.Module]) -> Loader:
+    def build(path: Path, label: str) -> PretrainedDenoiser:
+        components, metadata = load_weights(path)
         sigma_data = float(metadata["sigma_data"])
         noise_level = NoiseLevelPredictor(components["regressor"]) if "regressor" in components else None
         return PretrainedDenoiser(
-            wrap(components, sigma_data), name=name, shape=DIGITS_SHAPE, sigma_data=sigma_data, noise_level=noise_level
+            wrap(components, sigma_data), name=label, shape=DIGITS_SHAPE, sigma_data=sigma_data, noise_level=noise_level
         )
 
     return build
 
 
-def _classifier() -> nn.Module:
-    components, _ = load_weights(weights_path("digits-classifier"))
+def _classifier(path: Path, label: str) -> nn.Module:
+    components, _ = load_weights(path)
     return components["model"]
 
 
-_LOADERS: dict[str, Callable[[], nn.Module]] = {
-    "digits-edm": _digits_denoiser("digits-edm", lambda parts, sigma_data: EDMPrecond(parts["model"], sigma_data)),
-    "digits-cosine": _digits_denoiser(
-        "digits-cosine", lambda parts, _: ContinuousDDPM.cosine(parts["model"], prediction="epsilon")
-    ),
-    "digits-notime": _digits_denoiser("digits-notime", lambda parts, _: TimeFreeEpsilon(parts["eps"])),
+#: Recipe -> how its weights file becomes a model: the same for a shipped file and one ``probflow train`` wrote.
+_LOADERS: dict[str, Loader] = {
+    "digits-edm": _digits_denoiser(lambda parts, sigma_data: EDMPrecond(parts["model"], sigma_data)),
+    "digits-cosine": _digits_denoiser(lambda parts, _: ContinuousDDPM.cosine(parts["model"], prediction="epsilon")),
+    "digits-notime": _digits_denoiser(lambda parts, _: TimeFreeEpsilon(parts["eps"])),
     "digits-classifier": _classifier,
 }
 
 
 def available() -> list[str]:
-    """The names :func:`load` accepts."""
+    """The shipped names :func:`load` accepts (it also takes the path of a file that ``probflow train`` wrote)."""
     return sorted(_LOADERS)
 
 
@@ -65,20 +67,36 @@ def weights_path(name: str) -> Path:
 
 def _check_name(name: str) -> None:
     if name not in _LOADERS:
-        raise UnknownModelError(f"unknown pretrained model {name!r}; available: {', '.join(available())}")
+        raise UnknownModelError(f"unknown pretrained model {name!r}; available: {', '.join(available())} (or the "
+                                f"path of a .safetensors file written by probflow train)")
 
 
-def load(name: str) -> nn.Module:
-    """The shipped model ``name``, in eval mode with gradients off, on the CPU in float32.
+def is_weights_file(name_or_path: str | Path) -> bool:
+    """Whether ``name_or_path`` names a weights file rather than a shipped model."""
+    return Path(name_or_path).suffix == ".safetensors" or Path(name_or_path).is_file()
+
+
+def load(name_or_path: str | Path) -> nn.Module:
+    """A shipped model by name, or a model from a ``.safetensors`` file that ``probflow train`` wrote (its recipe is
+    in the file's metadata), in eval mode with gradients off, on the CPU in float32.
 
     Denoisers come back as :class:`PretrainedDenoiser` (callable ``D(x, sigma)``, with ``.shape`` and
     ``.sigma_data``); ``"digits-classifier"`` as the :class:`~probflow.models.Classifier` itself.
     """
-    path = weights_path(name)
+    if is_weights_file(name_or_path):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise MissingFileError(f"{path}: no such weights file")
+        recipe = read_weights_metadata(path).get("recipe")
+        if recipe not in _LOADERS:
+            raise CheckpointError(f"{path}: its metadata names no known recipe (recipe={recipe!r}); probflow train "
+                                  f"writes one of {', '.join(available())}")
+        return _LOADERS[recipe](path, path.stem)
+    path = weights_path(str(name_or_path))
     if not path.is_file():
-        raise MissingFileError(f"the weights of {name!r} are missing from {path}; rebuild them with "
-                                f"`python -m probflow.training {name} --out {path}`")
-    return _LOADERS[name]()
+        raise MissingFileError(f"the weights of {name_or_path!r} are missing from {path}; rebuild them with "
+                                f"`python -m probflow.training {name_or_path} --out {path}`")
+    return _LOADERS[str(name_or_path)](path, str(name_or_path))
 
 
-__all__ = ["DIGITS_SHAPE", "WEIGHTS_DIR", "PretrainedDenoiser", "available", "load", "weights_path"]
+__all__ = ["DIGITS_SHAPE", "WEIGHTS_DIR", "PretrainedDenoiser", "available", "is_weights_file", "load", "weights_path"]
