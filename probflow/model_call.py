@@ -39,8 +39,9 @@ class ModelCall:
     """
 
     def __init__(self, denoiser: Denoiser, like: torch.Tensor, sigmas: list[float], *, solver_name: str,
-                 model_kwargs: Mapping[str, object] | None = None):
+                 model_kwargs: Mapping[str, object] | None = None, differentiable: bool = False):
         self.denoiser = denoiser
+        self.differentiable = differentiable
         self.nfe = 0
         self.step = 0
         self.sigmas = sigmas
@@ -60,8 +61,11 @@ class ModelCall:
 
     def __call__(self, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
         sigma_in = self._sigma_batch(x, sigma)
-        network_input, (network_sigma,) = cast_for_network(self.network_dtype, x, sigma_in)
-        denoised = self.denoiser(network_input, network_sigma, **self.model_kwargs)
+        if self.network_dtype is None:
+            denoised = self.denoiser(x, sigma_in, **self.model_kwargs)
+        else:
+            network_input, (network_sigma,) = cast_for_network(self.network_dtype, x, sigma_in)
+            denoised = self.denoiser(network_input, network_sigma, **self.model_kwargs)
         # The common case in four attribute reads; anything else takes the full check.
         if not (type(denoised) is torch.Tensor and denoised.dtype is self.answer_dtype
                 and denoised.shape == self.shape and denoised.device == self.device):
@@ -69,7 +73,10 @@ class ModelCall:
         if self.network_dtype is not None:
             denoised = denoised.to(self.dtype)
         self.nfe += 1
-        self._block_sums += [torch.sum(x.detach()), torch.sum(denoised.detach())]
+        if self.differentiable:
+            self._block_sums += [torch.sum(x.detach()), torch.sum(denoised.detach())]
+        else:
+            self._block_sums += [torch.sum(x), torch.sum(denoised)]
         self._block_calls.append((self.step, sigma))
         if len(self._block_calls) == FINITE_CHECK_BLOCK:
             self._check_block()

@@ -3,7 +3,8 @@
 It builds the term the solver integrates, owns validation, the dtype rule, every denoiser call (through
 :class:`~probflow.model_call.ModelCall`: counting, casting, checking), the step into ``sigma = 0``, callbacks,
 the progress bar and the optional trajectory; solvers only step. Sampling runs without autograd unless the solve
-is differentiable (``grad=True``, or a state or grid that requires grad).
+is differentiable (``grad=True``, or a state or grid that requires grad): it runs in ``torch.inference_mode()`` and
+returns ordinary tensors, copied out of it.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def solve(
       ``extra_args``: class labels, text embeddings).
     * ``grad``: differentiate through the solve (gradients with respect to ``x``, to ``sigmas`` when it requires
       grad, and to the denoiser's parameters). By default the solve is differentiable exactly when ``x`` or
-      ``sigmas`` requires grad; otherwise it runs under ``torch.no_grad()`` and returns ordinary tensors.
+      ``sigmas`` requires grad; otherwise it runs under ``torch.inference_mode()`` and returns ordinary tensors.
 
     The returned state has ``x``'s dtype; the maths runs in :func:`compute_dtype_for` of it. NaN or Inf is never
     returned: a non-finite denoiser output raises :class:`~probflow.errors.DenoiserOutputError`, a non-finite state
@@ -108,7 +109,8 @@ def solve(
     differentiable = (x.requires_grad or sigmas.requires_grad) if grad is None else bool(grad)
     state = x.to(compute_dtype_for(x.dtype))
     grid = Grid(sigmas, dtype=state.dtype, device=state.device, differentiable=differentiable)
-    model = ModelCall(term.denoiser, state, grid.values, solver_name=solver.name, model_kwargs=model_kwargs)
+    model = ModelCall(term.denoiser, state, grid.values, solver_name=solver.name, model_kwargs=model_kwargs,
+                      differentiable=differentiable)
     noise = as_noise_source(generator, state)  # checked for every solver: a wrong generator is a caller's error
     inputs: dict[str, object] = {}
     if solver.integrates_term:
@@ -117,7 +119,7 @@ def solve(
         inputs["noise"] = noise
     states = [state] if trajectory else None
     steps = range(grid.num_steps)
-    with torch.enable_grad() if differentiable else torch.no_grad():
+    with torch.enable_grad() if differentiable else torch.inference_mode():
         stepper = solver.start(grid, **inputs)
         try:
             for i in tqdm(steps, desc=solver.name, leave=False) if progress else steps:
@@ -137,7 +139,8 @@ def solve(
                 raise failure from error
             raise
     model.check_finite()
-    result = state.to(x.dtype)
+    # Outside inference mode: the caller gets ordinary tensors (in-place updates and autograd work on them).
+    result = state.to(x.dtype) if differentiable else state.to(x.dtype, copy=True)
     _check_result(result, state, solver, grid)
     path = torch.stack(states).to(x.dtype) if states is not None else None
     return Solution(x=result, nfe=model.nfe, sigmas=sigmas, trajectory=path)

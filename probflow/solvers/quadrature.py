@@ -35,8 +35,13 @@ STEPS_PER_CALL = 128
 
 
 @lru_cache(maxsize=16)
+def _legendre_nodes(num_points: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(num_points)
+
+
 def _gauss_legendre(num_points: int) -> tuple[torch.Tensor, torch.Tensor]:
-    points, weights = np.polynomial.legendre.leggauss(num_points)
+    # Tensors made per call, not cached: a tensor cached inside torch.inference_mode() could not enter autograd later.
+    points, weights = _legendre_nodes(num_points)
     return torch.from_numpy(points), torch.from_numpy(weights)
 
 

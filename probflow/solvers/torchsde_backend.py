@@ -46,16 +46,21 @@ class _SDEView:
         self._drifts: list[tuple[float, torch.Tensor, int, torch.Tensor]] = []
 
     def f(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        time = float(t)
-        for known_time, known_y, version, drift in self._drifts:
-            if known_y is y and version == y._version and known_time == time:
+        time, version = float(t), _version(y)
+        for known_time, known_y, known_version, drift in self._drifts:
+            if known_y is y and known_version == version and known_time == time:
                 return drift
         drift = self.term.f(t, y)
-        self._drifts = [(time, y, y._version, drift), *self._drifts[:MEMORY - 1]]
+        self._drifts = [(time, y, version, drift), *self._drifts[:MEMORY - 1]]
         return drift
 
     def g(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.term.g(t, y)
+
+
+def _version(y: torch.Tensor) -> int | None:
+    """The tensor's in-place version (an inference tensor has none: torchsde's steps create new tensors)."""
+    return None if y.is_inference() else y._version
 
 
 class _TorchSDEStepper:
@@ -69,11 +74,12 @@ class _TorchSDEStepper:
         if isinstance(noise, BrownianNoise):
             self.brownian = noise.brownian
         else:
-            positive = grid.values[:grid.interior_steps + 1]
+            # The path spans the grid's times as torchsde will see them: rounded to the state's dtype.
+            start, end = torch.tensor([-grid.values[0], -grid.values[grid.interior_steps]], dtype=noise.dtype).tolist()
             flat_shape = torch.Size([noise.shape[0], noise.shape[1:].numel()])
             levy = "space-time" if config.method == "srk" else "none"
-            self.brownian = SeededBrownian(-positive[0], -positive[-1], flat_shape, noise.dtype, noise.device,
-                                           noise.generators, levy_area_approximation=levy)
+            self.brownian = SeededBrownian(start, end, flat_shape, noise.dtype, noise.device, noise.generators,
+                                           levy_area_approximation=levy)
         self.extra: tuple | None = None
 
     def step(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, None]:
