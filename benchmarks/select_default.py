@@ -15,11 +15,12 @@ brilliant):
   problems, and its ratio on ``q``. The worst of these held-out ratios estimates how the rule does on a problem it
   did not see (a user's model); it is reported, not the mean.
 
-The candidates (:func:`candidates`): exponential Adams (:class:`~probflow.solvers.ExponentialAdams`) in data and
-noise form with and without corrector -- among them today's three recommended solvers -- on Karras grids
-(``rho`` 7, and 30, which is nearly log-uniform) and today's three piecewise-geometric grids, each with ``sigma_min`` in
-``SIGMA_MINS``; DPM-Solver++ (2M, 3M) and Heun on Karras grids. The current default,
-``probflow.sample(denoiser, noise, nfe=N)``, is measured alongside for comparison.
+The candidates (:func:`candidates`, 136): five exponential Adams solvers
+(:class:`~probflow.solvers.ExponentialAdams`; data and noise form, with and without corrector, among them today's
+three recommended ones) on Karras (``rho = 7``), log-uniform and today's three piecewise-geometric grids, each with
+``sigma_min`` in ``SIGMA_MINS`` or ending at the budget-dependent ``0.002 (80 / 0.002)^(1/n)`` of diffusers' VP
+schedulers (:class:`GridSpec`), plus today's ``rho = 30`` Karras grid; DPM-Solver++ (2M, 3M) and Heun on Karras
+grids. The current default, ``probflow.sample(denoiser, noise, nfe=N)``, is measured alongside for comparison.
 
 Run: ``python -m benchmarks.select_default`` (about 15 minutes on one thread; references are cached, see
 :mod:`benchmarks.reference_cache`; ``--smoke`` runs two small problems and a few candidates in seconds).
@@ -28,6 +29,7 @@ Run: ``python -m benchmarks.select_default`` (about 15 minutes on one thread; re
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -82,20 +84,33 @@ class SolverSpec:
 
 @dataclass(frozen=True)
 class GridSpec:
-    """A :data:`probflow.schedules.SCHEDULES` entry with its ``sigma_min`` and shape parameters (``sigma_max`` 80)."""
+    """A :data:`probflow.schedules.SCHEDULES` entry with its ``sigma_min`` and shape parameters (``sigma_max`` 80).
+
+    With ``budget_sigma_min``, a grid of ``n`` points ends at ``sigma_min (80 / sigma_min)^(1/n)`` instead of
+    ``sigma_min``: on a log-uniform grid that is the last positive point of the ``n + 1``-point grid from 80 to
+    ``sigma_min``, where diffusers' VP multistep schedulers end before their step into 0 (their "linspace"
+    timesteps stop one step above ``t = 0``).
+    """
 
     schedule: str
     sigma_min: float
     params: tuple[tuple[str, float], ...] = ()
+    budget_sigma_min: bool = False
+
+    def smallest_sigma(self, steps: int) -> float:
+        return self.sigma_min * (SIGMA_MAX / self.sigma_min) ** (1.0 / steps) if self.budget_sigma_min else \
+            self.sigma_min
 
     def sigmas(self, steps: int) -> torch.Tensor:
-        """``steps`` sigmas from 80 down to ``sigma_min``, then 0."""
-        return SCHEDULES[self.schedule](steps, self.sigma_min, SIGMA_MAX, **dict(self.params))
+        """``steps`` sigmas from 80 down to :meth:`smallest_sigma`, then 0."""
+        return SCHEDULES[self.schedule](steps, self.smallest_sigma(steps), SIGMA_MAX, **dict(self.params))
 
     def code(self) -> str:
         """The call that builds the grid for ``n`` steps."""
         params = "".join(f", {key}={value!r}" for key, value in self.params)
-        return f"probflow.schedules.{self.schedule}(n, {self.sigma_min!r}, {SIGMA_MAX!r}{params})"
+        smallest = f"{self.sigma_min!r} * ({SIGMA_MAX!r} / {self.sigma_min!r}) ** (1 / n)" if self.budget_sigma_min \
+            else repr(self.sigma_min)
+        return f"probflow.schedules.{self.schedule}(n, {smallest}, {SIGMA_MAX!r}{params})"
 
 
 def steps_within(solver: Solver, nfe: int) -> int:
@@ -116,7 +131,10 @@ class Candidate:
     @property
     def label(self) -> str:
         params = ",".join(f"{value:g}" for _, value in self.grid.params)
-        return f"{self.solver.code()} @ {self.grid.schedule}({params}) smin={self.grid.sigma_min:g}"
+        smallest = f"{self.grid.sigma_min:g}"
+        if self.grid.budget_sigma_min:
+            smallest += f"*(80/{self.grid.sigma_min:g})^(1/n)"
+        return f"{self.solver.code()} @ {self.grid.schedule}({params}) smin={smallest}"
 
     def run(self, denoiser: Callable, noise: torch.Tensor, nfe: int) -> torch.Tensor:
         """``probflow.solve`` from ``80 noise`` on this grid with at most ``nfe`` calls."""
@@ -133,24 +151,24 @@ def _exponential_adams(order: int, form: str, corrector_order: int, final_nodes:
 
 
 def candidates() -> list[Candidate]:
-    """The candidate configurations (see the module docstring), each at every ``sigma_min`` of ``SIGMA_MINS``."""
+    """The candidate configurations (see the module docstring)."""
     exponential_adams = [
         _exponential_adams(3, "noise", 0),  # today's default for 5-14 calls
         _exponential_adams(3, "data", 3),  # 15-34
         _exponential_adams(4, "data", 5),  # >= 35
         _exponential_adams(3, "data", 0),
-        _exponential_adams(3, "noise", 3),
         _exponential_adams(2, "data", 3),
     ]
-    grids: list[GridSpec] = []
-    for sigma_min in SIGMA_MINS:
-        grids += [GridSpec("karras", sigma_min, (("rho", rho),)) for rho in (7.0, 30.0)]
-        grids += [GridSpec("piecewise_geometric", sigma_min, tuple(band.items())) for band in PIECEWISE_BANDS]
+    shapes = [("karras", (("rho", 7.0),)), ("exponential", ())]
+    shapes += [("piecewise_geometric", tuple(band.items())) for band in PIECEWISE_BANDS]
+    grids = [GridSpec(schedule, sigma_min, params) for schedule, params in shapes for sigma_min in SIGMA_MINS]
+    grids += [GridSpec(schedule, SIGMA_MINS[0], params, budget_sigma_min=True) for schedule, params in shapes]
+    grids.append(GridSpec("karras", SIGMA_MINS[0], (("rho", 30.0),)))  # today's grid below 8 calls
     found = [Candidate(solver, grid) for solver in exponential_adams for grid in grids]
+    karras_grids = [GridSpec("karras", SIGMA_MINS[0], (("rho", 7.0),), budget_sigma_min=budget) for budget in
+                    (False, True)]
     classic = [SolverSpec("DPMSolverPP", (2,)), SolverSpec("DPMSolverPP", (3,)), SolverSpec("Heun")]
-    found += [Candidate(solver, GridSpec("karras", sigma_min, (("rho", 7.0),)))
-              for solver in classic for sigma_min in SIGMA_MINS]
-    return found
+    return found + [Candidate(solver, grid) for solver in classic for grid in karras_grids]
 
 
 def _current_default(denoiser: Callable, noise: torch.Tensor, nfe: int) -> torch.Tensor:
@@ -175,8 +193,8 @@ def measure_problem(problem: Problem, configurations: dict[str, Callable], peers
     best_peers = {}
     for nfe in budgets:
         peer_errors = {peer.name: error(peer.run, peer.name, nfe) for peer in peers}
-        name = min(peer_errors, key=peer_errors.__getitem__)
-        best_peers[nfe] = (name, peer_errors[name])
+        name = min(peer_errors, key=peer_errors.__getitem__, default=None)
+        best_peers[nfe] = (name, peer_errors.get(name, math.nan))
     return errors, best_peers
 
 
@@ -257,6 +275,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--smoke", action="store_true", help="two small problems, budgets 5 and 6, 4 candidates")
     parser.add_argument("--budgets", nargs="*", type=int, default=list(BUDGETS))
     parser.add_argument("--no-cache", action="store_true", help="recompute the reference endpoints")
+    parser.add_argument("--json", type=Path, help="also write every error (candidates, default, best peers) here")
     add_skip_peer_argument(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -281,6 +300,10 @@ def main(argv: list[str] | None = None) -> str:
         errors.append(problem_errors)
         peer_errors.append(best_peers)
         print(f"{problem.name}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({problem.name: {"errors": problem_errors, "best_peers": best_peers}
+                                         for problem, problem_errors, best_peers in
+                                         zip(problems, errors, peer_errors)}, indent=1))
     labels = [c.label for c in found]
     ratios, default_ratios = {}, {}
     for nfe in budgets:

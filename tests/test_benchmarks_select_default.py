@@ -11,6 +11,7 @@ import probflow
 from benchmarks import select_default
 from benchmarks.accuracy import CountingDenoiser
 from benchmarks.problems import benchmark_problems
+from probflow.schedules import exponential
 from probflow.solvers import ExponentialAdams
 from tests.test_benchmarks_smoke import skip_missing_peers
 
@@ -57,6 +58,16 @@ def test_candidate_grids_start_at_80_and_end_at_their_sigma_min_then_zero():
     sigmas = candidate.grid.sigmas(10)
     assert len(sigmas) == 11 and sigmas[0] == 80.0 and sigmas[-2] == pytest.approx(0.01) and sigmas[-1] == 0.0
     assert candidate.grid.code().startswith("probflow.schedules.piecewise_geometric(n, 0.01, 80.0, band_low=")
+
+
+def test_budget_sigma_min_ends_where_the_one_point_longer_log_uniform_grid_has_its_last_positive_point():
+    grid = select_default.GridSpec("exponential", 0.002, budget_sigma_min=True)
+    for n in (5, 10, 20):
+        longer = exponential(n + 1, 0.002, 80.0)
+        torch.testing.assert_close(grid.sigmas(n)[:-1], longer[:-2], rtol=1e-12, atol=0)
+        assert grid.sigmas(n)[-1] == 0.0
+        code = grid.code()
+        assert eval(code, {"probflow": probflow, "n": n}).tolist() == grid.sigmas(n).tolist()  # noqa: S307
 
 
 def test_the_printed_python_builds_the_same_solver():
