@@ -25,8 +25,8 @@ first-order start-up step, whose ``O(h^2)`` local error is tiny where the path i
    the teacher's state, averaged over the calibration paths and multiplied by ``COST_COEFFICIENT = 1.15`` (the
    authors' setting): ``C_ij = 1.15 mean_paths ||x_i + (sigma_j - sigma_i) d_i - x_j||_2``. It reuses the
    teacher's directions, so it costs no call. A positive constant factor cannot change which path of a fixed
-   number of steps is cheapest (every path's cost scales alike); it is kept so the printed costs match the
-   authors' scale;
+   number of steps is cheapest (every path's cost scales alike), so here it changes no grid; it is applied as
+   the published setting states, and whatever else it may do in the authors' code (not read) is not reproduced;
 3. dynamic programming for the cheapest path from point 0 to point 60 with exactly ``K`` steps
    (:func:`cheapest_path`);
 4. sampling: iPNDM of order 4 on the chosen sigmas, then the final denoise ``D(x, sigma_min)`` (the step into
