@@ -15,12 +15,13 @@ brilliant):
   problems, and its ratio on ``q``. The worst of these held-out ratios estimates how the rule does on a problem it
   did not see (a user's model); it is reported, not the mean.
 
-The candidates (:func:`candidates`, 136): five exponential Adams solvers
+The candidates (:func:`candidates`, 151): five exponential Adams solvers
 (:class:`~probflow.solvers.ExponentialAdams`; data and noise form, with and without corrector, among them today's
-three recommended ones) on Karras (``rho = 7``), log-uniform and today's three piecewise-geometric grids, each with
-``sigma_min`` in ``SIGMA_MINS`` or ending at the budget-dependent ``0.002 (80 / 0.002)^(1/n)`` of diffusers' VP
-schedulers (:class:`GridSpec`), plus today's ``rho = 30`` Karras grid; DPM-Solver++ (2M, 3M) and Heun on Karras
-grids. The current default, ``probflow.sample(denoiser, noise, nfe=N)``, is measured alongside for comparison.
+three recommended ones) on Karras (``rho`` 7 and 30, today's grid below 8 calls), log-uniform and today's three
+piecewise-geometric grids, each with ``sigma_min`` in ``SIGMA_MINS``, and (except ``rho = 30``) ending at the
+budget-dependent ``0.002 (80 / 0.002)^(1/n)`` of diffusers' VP schedulers (:class:`GridSpec`); DPM-Solver++ (2M, 3M)
+and Heun on Karras grids. The current default, ``probflow.sample(denoiser, noise, nfe=N)``, is measured alongside
+for comparison.
 
 Run: ``python -m benchmarks.select_default`` (about 15 minutes on one thread; references are cached, see
 :mod:`benchmarks.reference_cache`; ``--smoke`` runs two small problems and a few candidates in seconds).
@@ -159,11 +160,11 @@ def candidates() -> list[Candidate]:
         _exponential_adams(3, "data", 0),
         _exponential_adams(2, "data", 3),
     ]
-    shapes = [("karras", (("rho", 7.0),)), ("exponential", ())]
+    shapes = [("karras", (("rho", 7.0),)), ("karras", (("rho", 30.0),)), ("exponential", ())]
     shapes += [("piecewise_geometric", tuple(band.items())) for band in PIECEWISE_BANDS]
     grids = [GridSpec(schedule, sigma_min, params) for schedule, params in shapes for sigma_min in SIGMA_MINS]
-    grids += [GridSpec(schedule, SIGMA_MINS[0], params, budget_sigma_min=True) for schedule, params in shapes]
-    grids.append(GridSpec("karras", SIGMA_MINS[0], (("rho", 30.0),)))  # today's grid below 8 calls
+    grids += [GridSpec(schedule, SIGMA_MINS[0], params, budget_sigma_min=True) for schedule, params in shapes
+              if schedule != "karras" or params == (("rho", 7.0),)]
     found = [Candidate(solver, grid) for solver in exponential_adams for grid in grids]
     karras_grids = [GridSpec("karras", SIGMA_MINS[0], (("rho", 7.0),), budget_sigma_min=budget) for budget in
                     (False, True)]
@@ -231,23 +232,31 @@ def select(ratios: np.ndarray, nfe: int) -> Selection:
                      tuple(float(ratios[c, q]) for q, c in enumerate(held_out)))
 
 
+def geometric_mean(values: np.ndarray) -> float:
+    return float(np.exp(np.log(values).mean()))
+
+
 def _ratio_row(values: Sequence[float]) -> str:
     return " | ".join(f"{v:.2f}" for v in values)
 
 
 def report(labels: Sequence[str], problem_names: Sequence[str], ratios: dict[int, np.ndarray],
            default_ratios: dict[int, np.ndarray], code: dict[str, str]) -> str:
-    """Markdown: per budget the chosen configuration, its worst and LOPO worst held-out ratio; the chosen
-    configurations' ratio on every problem; the current default's; and the held-out choices."""
+    """Markdown: per budget the chosen configuration, its worst ratio and geometric mean, the worst and next worst
+    held-out ratios of leave-one-problem-out and the current default's worst and geometric mean; then the chosen
+    configurations' ratio on every problem, the current default's, and the held-out choices."""
     selections = {nfe: select(matrix, nfe) for nfe, matrix in ratios.items()}
     lines = ["### Chosen configuration per budget (minimax ratio to the best peer over all problems)", "",
-             "| NFE | band | chosen configuration | worst ratio, all problems | LOPO worst held-out ratio "
-             "(problem) | current default's worst ratio |", "|---:|---|---|---:|---:|---:|"]
+             "| NFE | band | chosen configuration | worst ratio | geometric mean | LOPO worst held-out ratio | "
+             "next worst held-out | current default: worst | geometric mean |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for nfe, selection in selections.items():
-        worst_problem = problem_names[int(np.argmax(selection.held_out_ratios))]
-        lines.append(f"| {nfe} | {BANDS.get(nfe, '')} | `{labels[selection.chosen]}` | "
-                     f"{ratios[nfe][selection.chosen].max():.2f} | {selection.worst_held_out:.2f} ({worst_problem}) | "
-                     f"{default_ratios[nfe].max():.2f} |")
+        held_out = np.argsort(selection.held_out_ratios)[::-1]
+        worst, next_worst = (f"{selection.held_out_ratios[q]:.2f} ({problem_names[q]})" for q in held_out[:2])
+        chosen = ratios[nfe][selection.chosen]
+        lines.append(f"| {nfe} | {BANDS.get(nfe, '')} | `{labels[selection.chosen]}` | {chosen.max():.2f} | "
+                     f"{geometric_mean(chosen):.2f} | {worst} | {next_worst} | {default_ratios[nfe].max():.2f} | "
+                     f"{geometric_mean(default_ratios[nfe]):.2f} |")
     budgets = list(ratios)
     header = "| problem | " + " | ".join(f"NFE {nfe}" for nfe in budgets) + " |"
     rule = "|---|" + "---:|" * len(budgets)
