@@ -54,7 +54,9 @@ import torch
 
 import probflow
 from benchmarks.accuracy import CountingDenoiser, budgeted_error
-from benchmarks.peers import Method, add_skip_peer_argument, exit_on_missing_peer, required_peers, with_skipped_peers
+from benchmarks.peers import (
+    SIGMA_MIN, Method, add_skip_peer_argument, exit_on_missing_peer, required_peers, with_skipped_peers,
+)
 from benchmarks.problems import REFERENCE_TOLERANCE, SIGMA_MAX, Problem, benchmark_problems
 from benchmarks.reference_cache import CACHE_DIR, cached_reference
 from benchmarks.timing import machine_description
@@ -63,7 +65,6 @@ from probflow.schedules import karras
 
 #: Adams-Bashforth coefficients b_j of orders 1-4 (newest direction first).
 IPNDM_COEFFICIENTS = ((1.0,), (3 / 2, -1 / 2), (23 / 12, -16 / 12, 5 / 12), (55 / 24, -59 / 24, 37 / 24, -9 / 24))
-SIGMA_MIN = 0.002
 TEACHER_POINTS = 61
 TEACHER_RHO = 7.0
 CALIBRATION_PATHS = 256
