@@ -8,7 +8,10 @@ reference endpoint at sigma = 0.
 * probflow: ``probflow.sample(denoiser, noise, nfe=N, solver=S)`` for every registry configuration that is
   deterministic and fixed-grid (stochastic solvers converge to other endpoints, adaptive ones cannot honour a
   budget), on the default Karras grid; and ``probflow.sample(denoiser, noise, nfe=N)``, the recommended sampler.
-* peers: :func:`benchmarks.peers.available_peers`.
+* peers: :func:`benchmarks.peers.required_peers`: the run refuses to start (exit code 2) when a peer package is
+  missing, unless ``--skip-peer NAME`` leaves it out on purpose.
+
+References are cached on disk (:mod:`benchmarks.reference_cache`; ``--no-cache`` recomputes them).
 
 Run: ``python -m benchmarks.accuracy`` (``--smoke`` for a seconds-long check on 8 samples).
 """
@@ -21,14 +24,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import torch
 
 import probflow
-from benchmarks.peers import Method, available_peers
-from benchmarks.problems import (
-    REFERENCE_TOLERANCE, Problem, benchmark_problems, gaussian_endpoint, reference_endpoint,
+from benchmarks.errors import BudgetExceededError
+from benchmarks.peers import (
+    Method, add_skip_peer_argument, exit_on_missing_peer, required_peers, with_skipped_peers,
 )
+from benchmarks.problems import REFERENCE_TOLERANCE, Problem, benchmark_problems, gaussian_endpoint
+from benchmarks.reference_cache import CACHE_DIR, cached_reference
 from benchmarks.timing import machine_description
 from probflow.cli.thread_option import add_threads_option
 from probflow.denoisers.analytic import Gaussian
@@ -88,6 +94,17 @@ def endpoint_error(x: torch.Tensor, reference: torch.Tensor) -> float:
     return float(per_sample.median())
 
 
+def budgeted_error(run: Callable, name: str, problem: Problem, noise: torch.Tensor, nfe: int,
+                   reference: torch.Tensor) -> float:
+    """:func:`endpoint_error` of ``run(denoiser, noise, nfe)`` on ``problem``; raises
+    :class:`~benchmarks.errors.BudgetExceededError` if the run called the denoiser more than ``nfe`` times."""
+    counter = CountingDenoiser(problem.denoiser)
+    x = run(counter, noise, nfe)
+    if counter.calls > nfe:
+        raise BudgetExceededError(f"{name} spent {counter.calls} calls for a budget of {nfe} on {problem.name}")
+    return endpoint_error(x, reference)
+
+
 @dataclass(frozen=True)
 class Result:
     """One method on one problem at one budget: the error and the calls actually spent."""
@@ -110,10 +127,11 @@ class ReferenceCheck:
     seconds: float
 
 
-def check_reference(problem: Problem, noise: torch.Tensor, reference: torch.Tensor) -> ReferenceCheck:
+def check_reference(problem: Problem, noise: torch.Tensor, reference: torch.Tensor,
+                    cache_dir: Path | None = CACHE_DIR) -> ReferenceCheck:
     """Compare the reference with one computed at 100x tighter tolerance (and with the closed form if Gaussian)."""
     start = time.perf_counter()
-    tighter = reference_endpoint(problem.denoiser, noise, tolerance=1e-12)
+    tighter = cached_reference(problem, noise, 1e-12, cache_dir)
     closed_form = None
     if isinstance(problem.denoiser, Gaussian):
         closed_form = float((gaussian_endpoint(problem.denoiser, noise) - reference).abs().max())
@@ -121,12 +139,14 @@ def check_reference(problem: Problem, noise: torch.Tensor, reference: torch.Tens
                           time.perf_counter() - start)
 
 
-def run_problem(problem: Problem, methods: Sequence[Method], budgets: Sequence[int],
-                smoke: bool = False) -> tuple[list[Result], ReferenceCheck | None]:
-    """Every method at every budget on one problem, against one reference endpoint (checked unless ``smoke``)."""
+def run_problem(problem: Problem, methods: Sequence[Method], budgets: Sequence[int], smoke: bool = False,
+                cache_dir: Path | None = CACHE_DIR) -> tuple[list[Result], ReferenceCheck | None]:
+    """Every method at every budget on one problem, against one reference endpoint (checked unless ``smoke``;
+    ``smoke`` neither reads nor writes the reference cache)."""
     noise = problem.noise()
-    reference = reference_endpoint(problem.denoiser, noise, tolerance=SMOKE_TOLERANCE if smoke else
-                                   REFERENCE_TOLERANCE)
+    if smoke:
+        cache_dir = None
+    reference = cached_reference(problem, noise, SMOKE_TOLERANCE if smoke else REFERENCE_TOLERANCE, cache_dir)
     results = []
     for method in methods:
         for budget in budgets:
@@ -134,7 +154,7 @@ def run_problem(problem: Problem, methods: Sequence[Method], budgets: Sequence[i
             x = method.run(counter, noise, budget)
             results.append(Result(problem.name, method.name, method.source, budget, counter.calls,
                                   endpoint_error(x, reference)))
-    return results, None if smoke else check_reference(problem, noise, reference)
+    return results, None if smoke else check_reference(problem, noise, reference, cache_dir)
 
 
 def best_peer(results: Sequence[Result], problem: str, budget: int) -> Result | None:
@@ -191,11 +211,13 @@ def main(argv: list[str] | None = None) -> str:
                         help="two problems, 8 samples, budget 5, a few methods, a loose unchecked reference")
     parser.add_argument("--problems", nargs="*", help="names of the problems to run (default: all)")
     parser.add_argument("--budgets", nargs="*", type=int, default=list(BUDGETS))
+    parser.add_argument("--no-cache", action="store_true", help="recompute the reference endpoints")
+    add_skip_peer_argument(parser)
     add_threads_option(parser)
     args = parser.parse_args(argv)
     budgets = [5] if args.smoke else args.budgets
+    methods = probflow_methods() + required_peers(args.skip_peer, "benchmarks.accuracy")
     problems = [p for p in benchmark_problems(smoke=args.smoke) if not args.problems or p.name in args.problems]
-    methods = probflow_methods() + available_peers()
     if args.smoke:
         methods = smoke_selection(methods)
     start = time.perf_counter()
@@ -203,10 +225,12 @@ def main(argv: list[str] | None = None) -> str:
     work_size = max((p.num_samples * math.prod(p.denoiser.shape) for p in problems), default=0)
     with threads_for(work_size, args.threads):
         for problem in problems:
-            problem_results, check = run_problem(problem, methods, budgets, smoke=args.smoke)
+            problem_results, check = run_problem(problem, methods, budgets, smoke=args.smoke,
+                                                 cache_dir=None if args.no_cache else CACHE_DIR)
             results += problem_results
             checks += [check] if check else []
-    sections = [f"Machine: {machine_description()}; {time.perf_counter() - start:.0f} s",
+    sections = [with_skipped_peers(f"Machine: {machine_description()}; {time.perf_counter() - start:.0f} s",
+                                   args.skip_peer),
                 "### Recommended error / best peer error\n\n" + ratio_table(results, [p.name for p in problems],
                                                                             budgets)]
     if checks:
@@ -220,4 +244,4 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_missing_peer(main)

@@ -12,7 +12,8 @@ The baseline is the loop of the issue (k-diffusion's ``sample_euler`` without ch
     for i: denoised = model(x, sigmas[i] * s_in); d = (x - denoised) / sigmas[i]; x = x + d * (sigmas[i+1] - sigmas[i])
 
 Also timed: k-diffusion's ``sample_euler`` and ``sample_lms`` and diffusers' ``EulerDiscreteScheduler`` and
-``LMSDiscreteScheduler`` (their own default grids, ``--steps`` steps), when importable.
+``LMSDiscreteScheduler`` (their own default grids, ``--steps`` steps). Both packages are required: the run
+refuses to start without one (exit code 2) unless ``--skip-peer NAME`` leaves it out on purpose.
 
 Run: ``python -m benchmarks.overhead`` (``--smoke`` for a seconds-long check).
 """
@@ -21,12 +22,15 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import torch
 
-from benchmarks.peers import SIGMA_MIN, load_k_diffusion_sampling
+from benchmarks.peers import (
+    PEER_NAMES, SIGMA_MIN, add_skip_peer_argument, exit_on_missing_peer, load_k_diffusion_sampling,
+    required_peer_packages, with_skipped_peers,
+)
 from benchmarks.problems import SIGMA_MAX
 from benchmarks.timing import Timing, machine_description, time_interleaved
 from probflow.cli.thread_option import add_threads_option
@@ -67,19 +71,15 @@ def _probflow_run(solver: Solver, x: torch.Tensor, sigmas: torch.Tensor) -> Call
     return lambda: solve(term, solver, x, sigmas, generator=generator).nfe
 
 
-def _k_diffusion_run(sampler: str, x: torch.Tensor, sigmas: torch.Tensor) -> Callable[[], int] | None:
+def _k_diffusion_run(sampler: str, x: torch.Tensor, sigmas: torch.Tensor) -> Callable[[], int]:
     sampling = load_k_diffusion_sampling()
-    if sampling is None:
-        return None
     sample = getattr(sampling, f"sample_{sampler}")
     return lambda: (sample(trivial_denoiser, x, sigmas, disable=True), len(sigmas) - 1)[1]
 
 
-def _diffusers_run(scheduler_name: str, noise: torch.Tensor, steps: int) -> Callable[[], int] | None:
-    try:
-        import diffusers
-    except ImportError:
-        return None
+def _diffusers_run(scheduler_name: str, noise: torch.Tensor, steps: int) -> Callable[[], int]:
+    import diffusers
+
     scheduler = getattr(diffusers, scheduler_name)()
 
     def run() -> int:
@@ -103,8 +103,9 @@ class CallCost:
     deterministic: bool
 
 
-def measure(steps: int, repeats: int) -> list[CallCost]:
-    """Time every method on a ``steps``-step grid; the first entry is the bare loop."""
+def measure(steps: int, repeats: int, peers: Collection[str] = PEER_NAMES) -> list[CallCost]:
+    """Time every method (with the samplers of the ``peers`` packages) on a ``steps``-step grid; the first entry
+    is the bare loop."""
     noise = torch.randn(STATE_SHAPE, generator=torch.Generator().manual_seed(0))
     sigmas = karras(steps, SIGMA_MIN, SIGMA_MAX).to(torch.float32)
     x = noise * SIGMA_MAX
@@ -113,10 +114,11 @@ def measure(steps: int, repeats: int) -> list[CallCost]:
     ]
     runs += [(f"probflow {name}", _probflow_run(solver, x, sigmas), not solver.stochastic)
              for name, solver in hand_written_solvers().items()]
-    runs += [(f"k-diffusion sample_{s}", _k_diffusion_run(s, x, sigmas), True) for s in ("euler", "lms")]
-    runs += [(f"diffusers {s}", _diffusers_run(s, noise, steps), True)
-             for s in ("EulerDiscreteScheduler", "LMSDiscreteScheduler")]
-    runs = [(name, run, deterministic) for name, run, deterministic in runs if run is not None]
+    if "k-diffusion" in peers:
+        runs += [(f"k-diffusion sample_{s}", _k_diffusion_run(s, x, sigmas), True) for s in ("euler", "lms")]
+    if "diffusers" in peers:
+        runs += [(f"diffusers {s}", _diffusers_run(s, noise, steps), True)
+                 for s in ("EulerDiscreteScheduler", "LMSDiscreteScheduler")]
     calls = [run() for _, run, _ in runs]  # also the warm-up
     timings = time_interleaved([run for _, run, _ in runs], repeats)
     baseline = timings[0].best / calls[0]
@@ -145,16 +147,19 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script runs, times nothing")
+    add_skip_peer_argument(parser)
     add_threads_option(parser)
     args = parser.parse_args(argv)
+    peers = required_peer_packages(args.skip_peer, "benchmarks.overhead")
     steps, repeats = (5, 1) if args.smoke else (args.steps, args.repeats)
     with threads_for(math.prod(STATE_SHAPE), args.threads) as threads:
-        table = format_table(measure(steps, repeats))
-    report = (f"Machine: {machine_description()}\nState {STATE_SHAPE} float32, {threads} thread(s), {steps} steps, "
-              f"{repeats} repeats\n\n{table}")
+        table = format_table(measure(steps, repeats, peers))
+    header = with_skipped_peers(f"Machine: {machine_description()}\nState {STATE_SHAPE} float32, {threads} "
+                                f"thread(s), {steps} steps, {repeats} repeats", args.skip_peer)
+    report = f"{header}\n\n{table}"
     print(report)
     return report
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_missing_peer(main)

@@ -24,22 +24,28 @@ state at the end of its own grid, so all of them share one reference endpoint (s
     ("linspace") then starts at ``sigma = 80``. DPM-Solver and UniPC end at sigma = 0; DEIS ends at
     ``sigma_0 = 0.002`` (its design), whose VE state is ``x_vp * sqrt(1 + 0.002^2)``.
 
-A peer that does not import is left out (``available_peers``). diffusers computes its grids in float32.
+Every peer is required: a benchmark that claims to compare against a package refuses to run without it
+(:func:`required_peers` raises :class:`MissingPeerError`, whose one-line message says what to install, and
+:func:`exit_on_missing_peer` turns it into exit code 2), unless the caller drops it on purpose with
+``--skip-peer NAME`` (:func:`add_skip_peer_argument`), which the report then says. diffusers computes its grids
+in float32.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import math
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
 
 import torch
 
+from benchmarks.errors import MissingPeerError
 from benchmarks.problems import SIGMA_MAX
 
 SIGMA_MIN = 0.002
@@ -105,10 +111,8 @@ def _run_k_diffusion(sampling: types.ModuleType, sampler: str, denoiser: Callabl
 
 
 def k_diffusion_methods() -> list[Method]:
-    """k-diffusion's deterministic samplers on their Karras grid, or [] if k-diffusion is missing."""
+    """k-diffusion's deterministic samplers on their Karras grid (k-diffusion must be installed)."""
     sampling = load_k_diffusion_sampling()
-    if sampling is None:
-        return []
     return [Method(f"kdiff {name}", "k-diffusion", partial(_run_k_diffusion, sampling, name))
             for name in K_DIFFUSION_SAMPLERS]
 
@@ -167,9 +171,7 @@ DIFFUSERS_VP_SCHEDULERS = [
 
 
 def diffusers_methods() -> list[Method]:
-    """diffusers' multistep schedulers (see the module docstring), or [] if diffusers is missing."""
-    if importlib.util.find_spec("diffusers") is None:
-        return []
+    """diffusers' multistep schedulers (see the module docstring; diffusers must be installed)."""
     methods = [Method(f"diffusers edm dpm++ {order}", "diffusers", partial(_run_diffusers_edm, order))
                for order in (2, 3)]
     methods += [Method(f"diffusers {label}", "diffusers", partial(_run_diffusers_vp, scheduler, order))
@@ -177,6 +179,57 @@ def diffusers_methods() -> list[Method]:
     return methods
 
 
-def available_peers() -> list[Method]:
-    """Every peer sampler that imports on this machine."""
-    return k_diffusion_methods() + diffusers_methods()
+@dataclass(frozen=True)
+class PeerPackage:
+    """A package whose samplers a benchmark compares against, and how to install it."""
+
+    name: str
+    install: str
+    installed: Callable[[], bool]
+
+
+PEER_PACKAGES = (
+    PeerPackage("k-diffusion", "pip install --no-deps k-diffusion", lambda: load_k_diffusion_sampling() is not None),
+    PeerPackage("diffusers", "pip install diffusers", lambda: importlib.util.find_spec("diffusers") is not None),
+)
+PEER_NAMES = tuple(package.name for package in PEER_PACKAGES)
+
+
+def required_peer_packages(skip: Collection[str] = (), benchmark: str = "this benchmark") -> list[str]:
+    """The peer packages to compare against: all of them but ``skip``; raises :class:`MissingPeerError` if one of
+    those is not installed, with a one-line message that says what to install."""
+    unknown = sorted(set(skip) - set(PEER_NAMES))
+    if unknown:
+        raise MissingPeerError(f"unknown peer {unknown[0]!r} in --skip-peer; the peers are {', '.join(PEER_NAMES)}")
+    for package in PEER_PACKAGES:
+        if package.name not in skip and not package.installed():
+            raise MissingPeerError(f"{benchmark} compares against {package.name}, which is not installed: "
+                                   f"{package.install} (or pass --skip-peer {package.name} to leave it out)")
+    return [name for name in PEER_NAMES if name not in skip]
+
+
+def required_peers(skip: Collection[str] = (), benchmark: str = "this benchmark") -> list[Method]:
+    """Every peer sampler of the packages not in ``skip``; see :func:`required_peer_packages`."""
+    packages = required_peer_packages(skip, benchmark)
+    methods = k_diffusion_methods() if "k-diffusion" in packages else []
+    return methods + (diffusers_methods() if "diffusers" in packages else [])
+
+
+def add_skip_peer_argument(parser: argparse.ArgumentParser) -> None:
+    """``--skip-peer NAME`` (repeatable): compare without that peer package, on purpose."""
+    parser.add_argument("--skip-peer", action="append", default=[], choices=PEER_NAMES, metavar="NAME",
+                        help=f"leave out a peer package on purpose (one of: {', '.join(PEER_NAMES)}); repeatable")
+
+
+def with_skipped_peers(header: str, skip: Sequence[str]) -> str:
+    """``header``, then a line naming the peer packages left out on purpose (``--skip-peer``), if any."""
+    return header + (f"\nPeers skipped on purpose (--skip-peer): {', '.join(sorted(set(skip)))}" if skip else "")
+
+
+def exit_on_missing_peer(main: Callable[[], object]) -> None:
+    """Run a benchmark's ``main``; a :class:`MissingPeerError` becomes its one-line message and exit code 2."""
+    try:
+        main()
+    except MissingPeerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
