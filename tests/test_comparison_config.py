@@ -123,7 +123,7 @@ def test_recommended_config_is_what_probflow_sample_runs(nfe):
     choice = probflow.recommended(nfe)
     assert repr(config.build_solver()) == repr(choice.solver)
     assert config.num_steps() == choice.num_steps
-    torch.testing.assert_close(config.sigmas(), choice.sigmas(0.003, 70.0), rtol=0.0, atol=0.0)
+    torch.testing.assert_close(config.sigmas(), choice.sigmas(70.0, sigma_min=0.003), rtol=0.0, atol=0.0)
 
 
 def test_recommended_config_samples_equal_probflow_sample():

@@ -48,12 +48,17 @@ def test_recommended_sampler_is_more_accurate_than_classic_solvers_at_equal_call
 
 
 @pytest.mark.parametrize("nfe", [5, 12, 20, 50])
-def test_sample_without_a_solver_runs_the_recommended_grid(nfe):
+def test_sample_without_a_solver_runs_the_recommended_grid_to_its_own_sigma_min(nfe):
     visited = []
-    probflow.sample(_gaussian(), torch.randn(2, 4, dtype=torch.float64), nfe=nfe, sigma_min=0.002, sigma_max=80.0,
+    probflow.sample(_gaussian(), torch.randn(2, 4, dtype=torch.float64), nfe=nfe,
                     callback=lambda info: visited.append(info["sigma"]))
-    expected = probflow.recommended(nfe).sigmas(0.002, 80.0)
-    assert visited == expected[:-1].tolist()
+    choice = probflow.recommended(nfe)
+    expected = choice.sigmas(80.0)
+    assert visited == expected[:-1].tolist() and visited[-1] == pytest.approx(choice.sigma_min, rel=1e-12)
+    given = []
+    probflow.sample(_gaussian(), torch.randn(2, 4, dtype=torch.float64), nfe=nfe, sigma_min=0.003,
+                    callback=lambda info: given.append(info["sigma"]))
+    assert given == choice.sigmas(80.0, sigma_min=0.003)[:-1].tolist()
 
 
 def test_a_given_rho_replaces_the_recommended_grid_by_a_karras_grid():

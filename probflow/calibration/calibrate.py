@@ -144,7 +144,7 @@ def _calibrate_budget(context: _Context, nfe: int, candidates: list[Solver], max
                        point_parameters(family.sigmas), iterations=300, learning_rate=0.05)
         refined = refined if refined.loss < family.loss else family
     default = recommended(nfe)
-    default_sigmas = default.sigmas(0.002, context.sigma_max)
+    default_sigmas = default.sigmas(context.sigma_max)
     calibrated_error, calibrated_calls = context.heldout_error(solver, refined.sigmas)
     default_error, default_calls = context.heldout_error(default.solver, default_sigmas)
     fallback = not calibrated_error < default_error

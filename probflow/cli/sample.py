@@ -63,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="sharded, resumable output directory")
     parser.add_argument("--grid", type=Path, metavar="PNG", help="write a PNG grid of the samples")
     parser.add_argument("--npz", type=Path, metavar="FILE", help="write seeds and samples to one .npz file")
-    parser.add_argument("--sigma-min", type=float, default=0.002, help="smallest positive sigma (default: 0.002)")
+    parser.add_argument("--sigma-min", type=float, help="smallest positive sigma (default: the recommended grid's, or "
+                                                        "0.002 with --solver)")
     parser.add_argument("--sigma-max", type=float, default=80.0, help="starting sigma (default: 80)")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="solver state dtype")
     parser.add_argument("--device", default="auto", help="auto (cuda:LOCAL_RANK if available, else cpu), cpu, cuda:0")

@@ -10,7 +10,7 @@ import torch
 
 from probflow.comparison.grids import GRIDS, sampling_grid, steps_for_intervals
 from probflow.errors import SolverConfigError
-from probflow.sample import recommended
+from probflow.sample import DEFAULT_SIGMA_MIN, recommended
 from probflow.solvers import Solver, get_solver
 
 AlphaBarPredictor = Callable[[torch.Tensor], torch.Tensor]
@@ -27,7 +27,8 @@ class SamplerConfig:
     ``grid``, ``sigma_min``, ``sigma_max`` and ``rho`` pick the sigmas
     (:func:`~probflow.comparison.grids.sampling_grid`). ``solver="recommended"`` (with ``nfe``) is what
     ``probflow.sample(denoiser, noise, nfe=nfe)`` runs: :func:`probflow.recommended`'s solver on its own grid
-    between ``sigma_min`` and ``sigma_max`` (``grid`` and ``rho`` do not apply).
+    between its own ``sigma_min`` (unless one is given) and ``sigma_max`` (``grid`` and ``rho`` do not apply).
+    Other grids end at ``sigma_min`` or 0.002.
     ``predicted_alpha_bar`` hands the model's noise-level predictor to the solver as ``alpha_bar_predictor``
     (DDIM's per-image ``alpha_bar_hat``, the lesson's 22_noise-pred sampler); it needs a solver name.
     """
@@ -38,7 +39,7 @@ class SamplerConfig:
     nfe: int | None = None
     params: Mapping[str, object] = field(default_factory=dict, hash=False)
     grid: str = "karras"
-    sigma_min: float = 0.002
+    sigma_min: float | None = None
     sigma_max: float = 80.0
     rho: float = 7.0
     predicted_alpha_bar: bool = False
@@ -88,9 +89,10 @@ class SamplerConfig:
         """The float64 sigma grid for ``steps`` (default :meth:`num_steps`)."""
         if self.solver == RECOMMENDED:
             choice = recommended(self.nfe)
-            return replace(choice, num_steps=choice.num_steps if steps is None else steps).sigmas(self.sigma_min,
-                                                                                                  self.sigma_max)
-        return sampling_grid(self.grid, self.num_steps() if steps is None else steps, sigma_min=self.sigma_min,
+            return replace(choice, num_steps=choice.num_steps if steps is None else steps).sigmas(
+                self.sigma_max, sigma_min=self.sigma_min)
+        sigma_min = DEFAULT_SIGMA_MIN if self.sigma_min is None else self.sigma_min
+        return sampling_grid(self.grid, self.num_steps() if steps is None else steps, sigma_min=sigma_min,
                              sigma_max=self.sigma_max, rho=self.rho)
 
 

@@ -47,7 +47,7 @@ class SamplingPlan:
     solver: Solver | None
     schedule: Schedule | None
     nfe: int
-    sigma_min: float
+    sigma_min: float | None
     sigma_max: float
     dtype: torch.dtype
     device: torch.device
@@ -55,7 +55,8 @@ class SamplingPlan:
 
     @classmethod
     def build(cls, denoiser: Callable, *, nfe: int | None = 20, solver: Solver | str | None = None,
-              schedule: Schedule | None = None, shape: Sequence[int] | None = None, sigma_min: float = 0.002, sigma_max: float = 80.0,
+              schedule: Schedule | None = None, shape: Sequence[int] | None = None, sigma_min: float | None = None,
+              sigma_max: float = 80.0,
               dtype: torch.dtype = torch.float32, device: torch.device | str | None = None,
               label: str | None = None) -> SamplingPlan:
         """Check the settings before anything runs; ``solver=None`` picks :func:`probflow.recommended` ``(nfe)``.
@@ -80,7 +81,7 @@ class SamplingPlan:
             solver=solver,
             schedule=schedule,
             nfe=nfe,
-            sigma_min=float(sigma_min),
+            sigma_min=None if sigma_min is None else float(sigma_min),
             sigma_max=float(sigma_max),
             dtype=dtype,
             device=_default_device(denoiser) if device is None else torch.device(device),
@@ -207,7 +208,7 @@ def sample_in_memory(plan: SamplingPlan, seeds: Sequence[int], *, batch_size: in
 
 def generate(denoiser: Callable, seeds: Sequence[int], out_dir: str | Path, *, nfe: int | None = 20,
              solver: Solver | str | None = None, schedule: Schedule | None = None, batch_size: int = 64, shape: Sequence[int] | None = None,
-             sigma_min: float = 0.002, sigma_max: float = 80.0, dtype: torch.dtype = torch.float32,
+             sigma_min: float | None = None, sigma_max: float = 80.0, dtype: torch.dtype = torch.float32,
              device: torch.device | str | None = None, label: str | None = None,
              progress: bool = False) -> GenerationReport:
     """Sample ``seeds`` from ``denoiser`` into sharded, resumable files in ``out_dir``.
