@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from benchmarks import accuracy, memory, overhead, peers, problems
+from benchmarks import accuracy, calibration, memory, overhead, peers, problems
 from probflow import solve
 from probflow.denoisers import GaussianMixture
 from probflow.schedules import karras
@@ -113,3 +113,10 @@ def test_overhead_smoke_reports_the_bare_loop_and_every_hand_written_solver():
 def test_memory_smoke_runs_without_autograd():
     assert memory.runs_without_autograd()
     assert "| euler |" in memory.main(["--smoke"])
+
+
+def test_calibration_smoke_scores_every_cell_within_its_budget():
+    report = calibration.main(["--smoke", *skip_missing_peers()])
+    rows = [line for line in report.splitlines() if line.startswith(("| gaussian-16d |", "| digits-kde |"))]
+    assert len(rows) == 4  # two problems x NFE 5 and 6
+    assert "### Summary per budget" in report
