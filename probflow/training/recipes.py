@@ -8,18 +8,20 @@ configs as JSON).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
 
 import torch
 
-from probflow.errors import CheckpointError, UnknownModelError
+from probflow.errors import CheckpointError, InvalidArgumentError, UnknownModelError
 from probflow.files import check_output_dir, check_output_file
 from probflow.models import save_weights
 from probflow.training.checkpoint import model_from_checkpoint, read_checkpoint_metadata
 from probflow.training.config import TrainConfig
 from probflow.training.loop import train
+from probflow.validation import check_int
 
 DIGITS_SIGMA_DATA = 0.75
 """Standard deviation of the training split of :func:`probflow.data.load_digits` (pixels in [-1, 1]), 0.753,
@@ -72,8 +74,12 @@ def build_recipe(
     checkpoint_every: int = 500,
     progress: bool = True,
     dtype: torch.dtype = torch.float16,
+    steps: int | None = None,
 ) -> Path:
     """Train the components of recipe ``name`` under ``work_dir/<name>/<component>`` and write ``out``.
+
+    ``steps`` replaces the recipe's number of optimiser steps (a quick, lower-quality model; the recorded
+    ``training`` metadata says how many were taken).
 
     An existing checkpoint in a component's folder is resumed (a finished run is not retrained); a checkpoint of
     a different config raises :class:`~probflow.errors.CheckpointMismatchError`. Weights are stored in ``dtype``.
@@ -82,11 +88,14 @@ def build_recipe(
     """
     if name not in RECIPES:
         raise UnknownModelError(f"unknown recipe {name!r}; available: {', '.join(sorted(RECIPES))}")
+    configs = {component: config if steps is None else dataclasses.replace(
+        config, steps=check_int("steps", steps, minimum=1, error=InvalidArgumentError))
+        for component, config in RECIPES[name].items()}
     check_output_file(out, "weights file")
     for component in RECIPES[name]:
         check_output_dir(Path(work_dir) / name / component, "checkpoint folder")
     models = {}
-    for component, config in RECIPES[name].items():
+    for component, config in configs.items():
         checkpoint_dir = Path(work_dir) / name / component
         final = train(
             config,
@@ -99,6 +108,6 @@ def build_recipe(
     metadata = {
         "recipe": name,
         "sigma_data": str(DIGITS_SIGMA_DATA),
-        "training": json.dumps({component: config.to_dict() for component, config in RECIPES[name].items()}),
+        "training": json.dumps({component: config.to_dict() for component, config in configs.items()}),
     }
     return save_weights(out, models, metadata=metadata, dtype=dtype)
