@@ -38,7 +38,8 @@ from probflow.validation import check_int, check_open_unit, check_positive, vali
 #: Per-sample denoiser calls of the search for one budget, when ``max_calls`` is not given.
 DEFAULT_MAX_CALLS = 250_000
 #: Share of a budget's calls that the family fits of all candidates together may spend (each candidate an equal
-#: part); the rest refines every point of the best candidate's grid.
+#: part, of which at most half goes to evaluating the starting points); the rest refines every point of the best
+#: candidate's grid.
 FAMILY_SHARE = 0.4
 
 
@@ -141,7 +142,7 @@ def _calibrate_budget(context: _Context, nfe: int, candidates: list[Solver], max
     refined = family
     if len(family.sigmas) > 2:
         refined = adam(context.objective(solver, point_budget), lambda theta: point_sigmas(theta, context.sigma_max),
-                       point_parameters(family.sigmas), iterations=300, learning_rate=0.05)
+                       point_parameters(family.sigmas), iterations=300, learning_rate=0.05, patience=25)
         refined = refined if refined.loss < family.loss else family
     default = recommended(nfe)
     default_sigmas = default.sigmas(context.sigma_max)
@@ -178,7 +179,7 @@ def _fit_family(context: _Context, solver: Solver, nfe: int, budget: Budget) -> 
         with torch.no_grad():
             return SearchResult(sigmas, starts[0], float(objective(sigmas)))
     grids = [family_sigmas(start, steps, context.sigma_max) for start in starts]
-    index, start_loss = best_start(objective, grids)
+    index, start_loss = best_start(objective, grids, Budget(budget.limit // 2))
     start, start_grid = starts[index], grids[index]
     result = adam(objective, lambda parameters: family_sigmas(parameters, steps, context.sigma_max), start,
                   iterations=60, learning_rate=0.1)

@@ -31,8 +31,10 @@ from probflow.errors import NonFiniteResultError
 from probflow.solve import solve
 from probflow.solvers.base import Solver
 
-#: The family's starting points ``(rho, sigma_min, kappa)``: EDM's grid, and two with a larger sigma_min.
-FAMILY_STARTS = ((7.0, 0.002, 1.0), (7.0, 0.02, 1.0), (3.0, 0.01, 1.0))
+#: The family's starting points ``(rho, sigma_min, kappa)``, EDM's grid first: a coarse grid over the shapes that
+#: the benchmark's best grids span (log-uniform-like rho = 15 to uniform-like rho = 1, sigma_min 0.002 to 0.05).
+FAMILY_STARTS = tuple((rho, sigma_min, kappa) for rho in (7.0, 3.0, 15.0, 1.0) for sigma_min in (0.002, 0.01, 0.05)
+                      for kappa in (1.0, 0.7, 1.5))
 
 
 def family_sigmas(parameters: torch.Tensor, steps: int, sigma_max: float) -> torch.Tensor:
@@ -149,13 +151,16 @@ def adam(objective: Objective, to_sigmas: Callable[[torch.Tensor], torch.Tensor]
     return best
 
 
-def best_start(objective: Objective, candidates: Sequence[torch.Tensor]) -> tuple[int, float]:
-    """The index of the candidate grid with the lowest loss (evaluated without gradients, as far as the budget
-    allows; the first candidate, with loss ``inf``, if it allows none) and that loss."""
+def best_start(objective: Objective, candidates: Sequence[torch.Tensor], cap: Budget) -> tuple[int, float]:
+    """The index of the candidate grid with the lowest loss (evaluated without gradients, in order, as far as the
+    objective's budget and the ``cap`` on this evaluation allow; the first candidate, with loss ``inf``, if they
+    allow none) and that loss."""
     best, best_loss = 0, math.inf
     for index, sigmas in enumerate(candidates):
-        if not objective.budget.allows(objective.cost(len(sigmas) - 1, backward=False)):
+        cost = objective.cost(len(sigmas) - 1, backward=False)
+        if not (objective.budget.allows(cost) and cap.allows(cost)):
             break
+        cap.spent += cost
         with torch.no_grad():
             loss = float(objective(sigmas))
         if loss < best_loss:
