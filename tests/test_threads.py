@@ -12,7 +12,7 @@ from probflow.threads import ENV_VAR, SMALL_WORK, chosen_threads, threads_for
 
 COMPUTING_COMMANDS = {
     "demo": [], "sample": [], "compare": [], "train": ["digits-edm", "--out", "w.safetensors"], "fid": ["dir"],
-    "order": [],
+    "order": [], "calibrate": ["--nfe", "5", "--out", "schedules"],
 }
 
 

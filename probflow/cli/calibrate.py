@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from pathlib import Path
 
@@ -10,10 +11,12 @@ import torch
 
 from probflow.calibration import DEFAULT_MAX_CALLS, calibrate
 from probflow.cli.denoiser_options import add_denoiser_options, resolve_denoiser, sample_shape
+from probflow.cli.thread_option import add_threads_option
 from probflow.errors import CommandError
 from probflow.files import check_output_dir
 from probflow.noise import per_sample_noise
 from probflow.solvers import get_solver
+from probflow.threads import threads_for
 
 EXAMPLES = """examples:
   probflow calibrate --model digits-edm --nfe 5,8,10 --num-paths 64 --out schedules/
@@ -44,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sigma-max", type=float, default=80.0, help="starting sigma (default: 80)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fit/held-out split (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_threads_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -57,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
     solvers = None if args.solvers is None else [get_solver(spec.strip()) for spec in args.solvers.split(";")
                                                   if spec.strip()]
     noise = per_sample_noise(shape, range(args.num_paths), dtype=torch.float64)
-    schedules = calibrate(denoiser, noise, budgets, solvers=solvers, sigma_max=args.sigma_max,
-                          max_calls=args.max_calls, teacher_steps=args.teacher_steps, seed=args.seed,
-                          progress=not args.no_progress)
+    with threads_for(args.num_paths * math.prod(shape), args.threads):
+        schedules = calibrate(denoiser, noise, budgets, solvers=solvers, sigma_max=args.sigma_max,
+                              max_calls=args.max_calls, teacher_steps=args.teacher_steps, seed=args.seed,
+                              progress=not args.no_progress)
     rows = [("nfe", "solver", "held-out error", "default", "ratio", "calls", "time (s)", "file")]
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", label)
     for nfe, schedule in schedules.items():
