@@ -106,7 +106,8 @@ def test_from_diffusers_passes_text_embeddings_and_class_labels():
               torch.tensor([2, 3]))]
     for unet, state, key, value, other in cases:
         adapter = probflow.denoisers.from_diffusers(unet, training)
-        by_hand = DiscreteDDPM(lambda x_vp, t, **kwargs: unet(x_vp, t, **kwargs).sample, training.alphas_cumprod)
+        by_hand = DiscreteDDPM(lambda x_vp, t, unet=unet, **kwargs: unet(x_vp, t, **kwargs).sample,
+                               training.alphas_cumprod)
         with torch.no_grad():
             denoised = adapter(state, sigma, **{key: value})
             assert torch.equal(denoised, by_hand(state, sigma, **{key: value}))

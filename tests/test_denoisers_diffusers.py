@@ -11,8 +11,8 @@ import torch
 from probflow.denoisers import DiscreteDDPM, from_diffusers
 
 diffusers = pytest.importorskip("diffusers")
-from tests import tiny_diffusers as tiny  # noqa: E402 (needs diffusers)
-from tests.tiny_diffusers import single_thread  # noqa: E402, F401 (an autouse fixture)
+from tests import tiny_diffusers as tiny  # needs diffusers, checked above
+from tests.tiny_diffusers import single_thread  # noqa: F401 (an autouse fixture)
 
 
 def _denoised_by_hand(unet, scheduler, x: torch.Tensor, sigma: np.ndarray, net_dtype: torch.dtype) -> np.ndarray:

@@ -24,7 +24,7 @@ from tests import tiny_diffusers as tiny
 from tests.tiny_diffusers import single_thread  # noqa: F401 (an autouse fixture)
 
 diffusers = pytest.importorskip("diffusers")
-from probflow.integrations.diffusers import ProbflowScheduler  # noqa: E402 (needs diffusers)
+from probflow.integrations.diffusers import ProbflowScheduler  # needs diffusers, checked above
 
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10}
 SHAPE = (1, 8, 8)
@@ -261,6 +261,15 @@ def test_config_carries_the_training_schedule_prediction_type_and_solver(tmp_pat
     assert len(loaded) == 1000
     # from_diffusers reads a ProbflowScheduler as it reads the pipeline's own scheduler.
     assert torch.equal(from_diffusers(tiny.unet(), scheduler).sigmas, from_diffusers(tiny.unet(), base).sigmas)
+
+
+def test_zero_terminal_snr_schedules_end_at_sigma_4096():
+    config = {"prediction_type": "v_prediction", "beta_schedule": "scaled_linear", "beta_start": 0.00085,
+              "beta_end": 0.012, "rescale_betas_zero_snr": True}
+    scheduler = ProbflowScheduler.from_config(diffusers.DDPMScheduler(**config).config, solver="euler")
+    assert torch.equal(scheduler.alphas_cumprod, diffusers.EulerDiscreteScheduler(**config).alphas_cumprod)
+    scheduler.set_timesteps(5)
+    assert float(scheduler.grid_sigmas[0]) == pytest.approx(4096.0) and scheduler.timesteps[0] == 999
 
 
 def test_set_timesteps_takes_a_budget_sigmas_or_timesteps():

@@ -48,10 +48,10 @@ from probflow.validation import validate_sigmas
 require("diffusers", feature="probflow.integrations.diffusers")
 
 # diffusers is imported only after the one-line check above that it is installed.
-from diffusers import DDPMScheduler  # noqa: E402
-from diffusers.configuration_utils import ConfigMixin, register_to_config  # noqa: E402
-from diffusers.schedulers.scheduling_utils import KarrasDiffusionSchedulers, SchedulerMixin  # noqa: E402
-from diffusers.utils import BaseOutput  # noqa: E402
+from diffusers import DDPMScheduler
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.schedulers.scheduling_utils import KarrasDiffusionSchedulers, SchedulerMixin
+from diffusers.utils import BaseOutput
 
 SAMPLE_SPACES = ("vp", "ve")
 #: Model outputs that carry a learned variance after the prediction (the variance is not used).
@@ -59,6 +59,8 @@ LEARNED_VARIANCE = ("learned", "learned_range")
 #: Relative tolerance when matching the timestep a pipeline passes back with the planned one (a pipeline may pass
 #: it through half precision).
 TIMESTEP_TOLERANCE = 1e-3
+#: ``alpha_bar`` of the last training timestep under zero terminal SNR (diffusers' EulerDiscreteScheduler's value).
+ZERO_SNR_ALPHA_BAR = 2.0**-24
 Calls = Generator[Request, torch.Tensor, torch.Tensor]
 
 
@@ -82,9 +84,11 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
     schedule and prediction type of the pipeline's scheduler):
 
     * ``num_train_timesteps``, ``beta_start``, ``beta_end``, ``beta_schedule``, ``trained_betas``: the training
-      schedule, computed as diffusers' ``DDPMScheduler`` does; ``prediction_type``: ``"epsilon"``,
-      ``"v_prediction"`` or ``"sample"``; ``variance_type``: ``"learned"``/``"learned_range"`` drops the variance
-      channels of the model output.
+      schedule, computed as diffusers' ``DDPMScheduler`` does (with ``rescale_betas_zero_snr``, Lin et al. 2024, the
+      last ``alpha_bar`` is ``2^-24`` instead of 0, ``sigma_max = 4096``, as in diffusers' Euler scheduler, or half
+      the previous ``alpha_bar`` if that is smaller);
+      ``prediction_type``: ``"epsilon"``, ``"v_prediction"`` or ``"sample"``; ``variance_type``:
+      ``"learned"``/``"learned_range"`` drops the variance channels of the model output.
     * ``solver``: a probflow solver spec (``"exp_adams"``, ``"dpmpp_2m"``, ``"heun"``, ``"euler_ancestral"``,
       ``"ddim(eta=1)"``) or instance; ``None`` is :func:`probflow.recommended`'s for each budget. torchdiffeq and
       torchsde backends, and adaptive solvers, call the model inside their own integrator and are refused
@@ -128,6 +132,7 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
         trained_betas: Sequence[float] | None = None,
         prediction_type: str = "epsilon",
         variance_type: str | None = None,
+        rescale_betas_zero_snr: bool = False,
         solver: str | None = None,
         sample_space: str = "vp",
         sigma_min: float | None = None,
@@ -144,8 +149,13 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
         if sigmas is not None:
             self.register_to_config(sigmas=[float(sigma) for sigma in _grid_ending_in_zero(sigmas)])
         training = DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_start=beta_start, beta_end=beta_end,
-                                 beta_schedule=beta_schedule, trained_betas=trained_betas)
+                                 beta_schedule=beta_schedule, trained_betas=trained_betas,
+                                 rescale_betas_zero_snr=rescale_betas_zero_snr)
         self.alphas_cumprod = training.alphas_cumprod
+        if rescale_betas_zero_snr:
+            # Zero terminal SNR puts the last noise level at infinity; diffusers' Euler scheduler stops at 2^-24
+            # (kept below the previous value, so the table still decreases).
+            self.alphas_cumprod[-1] = min(ZERO_SNR_ALPHA_BAR, float(self.alphas_cumprod[-2]) / 2)
         try:
             self.schedule = DiscreteDDPM(_called_by_the_pipeline, self.alphas_cumprod, prediction=prediction_type)
         except DenoiserConfigError as exc:
