@@ -19,8 +19,10 @@ def select_rows(model_kwargs: ModelKwargs | None, batch: int, rows: slice | torc
     """``model_kwargs`` for the samples ``rows`` of a batch of ``batch`` samples (module docstring)."""
     if model_kwargs is None:
         return None
-    return {key: value[rows] if _per_sample(value, batch) else value for key, value in model_kwargs.items()}
+    return {key: value[rows] if is_per_sample(value, batch) else value for key, value in model_kwargs.items()}
 
 
-def _per_sample(value: object, batch: int) -> bool:
+def is_per_sample(value: object, batch: int) -> bool:
+    """Whether ``value`` is a per-sample entry of a batch of ``batch`` samples: a tensor of leading dimension
+    ``batch``."""
     return isinstance(value, torch.Tensor) and value.ndim > 0 and value.shape[0] == batch

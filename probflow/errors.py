@@ -108,3 +108,15 @@ class UnknownModelError(ProbflowError, KeyError):
         return str(self.args[0]) if self.args else ""
 class ThreadCountError(ProbflowError, ValueError):
     """A thread count (``--threads``, ``PROBFLOW_THREADS``) or work size that is not a usable integer."""
+
+
+class UnsupportedSolverError(SolverConfigError):
+    """A solver that an integration cannot run: in a diffusers scheduler, which takes one model call per ``step()``,
+    a torchdiffeq/torchsde backend (it calls the model itself) or an adaptive solver (its calls are not known
+    beforehand)."""
+
+
+class SchedulerStateError(ProbflowError, RuntimeError):
+    """probflow's diffusers scheduler used outside its protocol: ``step()`` before ``set_timesteps``, at another
+    timestep than the next model call's, after the last call, or with a sample that the pipeline changed between
+    calls."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from functools import cache
 
 import numpy as np
 import pytest
@@ -12,31 +11,8 @@ import torch
 from probflow.denoisers import DiscreteDDPM, from_diffusers
 
 diffusers = pytest.importorskip("diffusers")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """The UNet is tiny: intra-op threads only add overhead, and on a busy 2-core runner they made it 40x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@cache
-def _tiny_unet(dtype: torch.dtype) -> torch.nn.Module:
-    torch.manual_seed(0)
-    unet = diffusers.UNet2DModel(
-        sample_size=8,
-        in_channels=1,
-        out_channels=1,
-        block_out_channels=(8, 16),
-        layers_per_block=1,
-        down_block_types=("DownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "UpBlock2D"),
-        norm_num_groups=4,
-    )
-    return unet.to(dtype).eval()
+from tests import tiny_diffusers as tiny  # needs diffusers, checked above
+from tests.tiny_diffusers import single_thread  # noqa: F401 (an autouse fixture)
 
 
 def _denoised_by_hand(unet, scheduler, x: torch.Tensor, sigma: np.ndarray, net_dtype: torch.dtype) -> np.ndarray:
@@ -63,7 +39,7 @@ def _denoised_by_hand(unet, scheduler, x: torch.Tensor, sigma: np.ndarray, net_d
 @pytest.mark.parametrize("prediction", ["epsilon", "v_prediction", "sample"])
 @pytest.mark.parametrize(("net_dtype", "tolerance"), [(torch.float64, 1e-12), (torch.float32, 1e-6)])
 def test_from_diffusers_matches_the_ddpm_formulas(prediction: str, net_dtype: torch.dtype, tolerance: float) -> None:
-    unet = _tiny_unet(net_dtype)
+    unet = tiny.unet(net_dtype)
     scheduler = diffusers.DDPMScheduler(num_train_timesteps=1000, prediction_type=prediction)
     denoiser = from_diffusers(unet, scheduler)
     assert isinstance(denoiser, DiscreteDDPM) and denoiser.prediction == prediction
@@ -80,7 +56,7 @@ def test_from_diffusers_matches_the_ddpm_formulas(prediction: str, net_dtype: to
 def test_unknown_scheduler_prediction_type_is_rejected() -> None:
     scheduler = diffusers.DDPMScheduler(num_train_timesteps=10, prediction_type="flow")
     with pytest.raises(ValueError, match="unknown prediction type 'flow'"):
-        from_diffusers(_tiny_unet(torch.float32), scheduler)
+        from_diffusers(tiny.unet(torch.float32), scheduler)
 
 
 def test_missing_diffusers_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:

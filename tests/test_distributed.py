@@ -4,7 +4,7 @@ One launch of ``python -m torch.distributed.run --standalone --nproc_per_node=2`
 one intra-op thread per rank; 10 to 25 s on 2 cores, most of it importing torch) runs ``RANK_SCRIPT``: first
 the ``probflow sample`` command line exactly as ``torchrun -m probflow sample ...`` would (it initialises and
 destroys its own gloo group from torchrun's environment), then, in a second group, in-memory sampling with
-every stochastic solver and feature extraction. The second group meets through a fresh file store: re-creating the default group on torchrun's store would
+every stochastic solver, conditioned sampling (model_kwargs aligned with the seeds) and feature extraction. The second group meets through a fresh file store: re-creating the default group on torchrun's store would
 reuse the first group's keys (torch resets its group counter on destroy) and race with stale peer addresses.
 """
 
@@ -23,13 +23,15 @@ from probflow.generation import SamplingPlan, generate, load_samples, sample_in_
 from probflow.generation import shards as shard_store
 from probflow.solvers import EulerAncestral, get_solver
 from probflow.solvers.torchsde_backend import METHODS as TORCHSDE_METHODS
-from tests.test_generation_toys import MIXTURE
+from tests.test_generation_toys import MIXTURE, SHIFTED
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = list(range(13))
 BATCH_SIZE = 3
 NFE = 6
 WORLD_SIZE = 2
+#: Each seed's conditioning for SHIFTED: seed i has shift SHIFTS[i].
+SHIFTS = torch.linspace(-1.0, 1.0, len(SEEDS))
 
 #: Every stochastic family with its noise switched on, and every torchsde method: registry name -> parameters.
 STOCHASTIC = {"euler_ancestral": {}, "edm_stochastic": {"s_churn": 10.0}, "ddim": {"eta": 0.7}, "euler_maruyama": {},
@@ -44,7 +46,7 @@ import torch.distributed as dist
 torch.set_num_threads(1)
 from probflow.cli import main
 from probflow.generation import current_ranks, sample_in_memory, shard_features
-from tests.test_distributed import BATCH_SIZE, NFE, SEEDS, STOCHASTIC, linear_features, plan_for
+from tests.test_distributed import BATCH_SIZE, NFE, SEEDS, SHIFTS, STOCHASTIC, conditioned_plan, linear_features, plan_for
 
 out_dir, result = sys.argv[1], sys.argv[2]
 exit_code = main(["sample", "--denoiser", "tests.test_generation_toys:MIXTURE", "--seeds", f"0-{SEEDS[-1]}",
@@ -55,6 +57,8 @@ dist.init_process_group("gloo", init_method="file://" + out_dir + "/store", rank
                         world_size=int(os.environ["WORLD_SIZE"]))
 ranks = current_ranks()
 in_memory = {name: sample_in_memory(plan_for(name), SEEDS, batch_size=BATCH_SIZE) for name in STOCHASTIC}
+in_memory["conditioned"] = sample_in_memory(conditioned_plan(), SEEDS, batch_size=BATCH_SIZE,
+                                            model_kwargs={"shift": SHIFTS})
 feature_seeds, features = shard_features(out_dir + "/shards", linear_features)
 if ranks.is_main:
     np.savez(result, world_size=ranks.world_size, feature_seeds=feature_seeds.numpy(), features=features.numpy(),
@@ -68,6 +72,11 @@ def plan_for(name: str) -> SamplingPlan:
     """The registry's solver ``name`` with its noise on, over four steps (the last into sigma = 0)."""
     solver = get_solver(name, **STOCHASTIC[name])
     return SamplingPlan.build(MIXTURE, nfe=3 * solver.calls_per_step + 1, solver=solver)
+
+
+def conditioned_plan() -> SamplingPlan:
+    """Euler-ancestral on SHIFTED, conditioned per seed."""
+    return SamplingPlan.build(SHIFTED, nfe=NFE, solver=EulerAncestral())
 
 
 def linear_features(images: torch.Tensor) -> torch.Tensor:
@@ -108,6 +117,15 @@ def test_two_ranks_write_the_same_samples_as_one_process(two_rank_run, tmp_path)
     assert per_rank == [[(0, 1, 2), (6, 7, 8), (12,)], [(3, 4, 5), (9, 10, 11)]]
     written = np.load(out_dir / "all.npz")
     assert written["seeds"].tolist() == SEEDS and np.array_equal(written["samples"], single.numpy())
+
+
+def test_conditioning_follows_its_seeds_on_two_ranks(two_rank_run):
+    result = np.load(two_rank_run[0] / "result.npz")
+    seeds, samples = sample_in_memory(conditioned_plan(), SEEDS, batch_size=BATCH_SIZE, model_kwargs={"shift": SHIFTS})
+    assert result["seeds conditioned"].tolist() == seeds.tolist() == SEEDS
+    assert np.array_equal(result["samples conditioned"], samples.numpy())
+    alone = conditioned_plan().sample([SEEDS[-1]], {"shift": SHIFTS[-1:]})
+    assert torch.equal(samples[-1:], alone)
 
 
 def test_two_ranks_extract_the_same_features_as_one_process(two_rank_run):

@@ -6,7 +6,8 @@ tests (``Slowed`` adds a pause per call; ``NEVER_CALLED`` fails any test that sa
 * ``GAUSSIAN`` is elementwise, so each output row is independent of the batch it is in: bitwise
   batch-size and seed-order invariance can be asserted on it;
 * ``MIXTURE`` reduces over pixels and components, and torch's CPU reductions may change their summation
-  order with the batch size: it checks that resumes and multi-process runs repeat a clean run's batches.
+  order with the batch size: it checks that resumes and multi-process runs repeat a clean run's batches;
+* ``SHIFTED`` is ``GAUSSIAN`` conditioned on a per-sample ``shift`` (a ``model_kwargs`` entry), elementwise too.
 """
 
 from __future__ import annotations
@@ -40,6 +41,20 @@ class Slowed:
 
 
 SLOW_MIXTURE = Slowed(0.03)
+
+
+class Shifted:
+    """The exact denoiser of ``GAUSSIAN``'s data moved by a per-sample ``shift`` (``[batch]``, in ``model_kwargs``):
+    ``D(x, sigma; shift) = GAUSSIAN(x - shift, sigma) + shift``."""
+
+    shape = SHAPE
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        offset = shift.to(x).reshape(-1, *[1] * len(SHAPE))
+        return GAUSSIAN(x - offset, sigma) + offset
+
+
+SHIFTED = Shifted()
 
 
 class NeverCalled:

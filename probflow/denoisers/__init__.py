@@ -10,6 +10,7 @@ from probflow.denoisers.discrete import (
     cosine_alpha_bar,
     cosine_alpha_bar_inverse,
 )
+from probflow.denoisers.guidance import ClassifierFreeGuidance
 from probflow.denoisers.noise_level import NoiseLevelDenoiser, NoiseLevelPredictor, TimeFreeEpsilon
 from probflow.denoisers.precond import Coefficients, EDMPrecond, IDDPMPrecond, Preconditioning, VEPrecond, VPPrecond
 from probflow.denoisers.prediction import EpsilonPrediction, ScorePrediction, VPrediction, X0Prediction
@@ -18,6 +19,7 @@ from probflow.denoisers.scalings import PREDICTION_TYPES
 __all__ = [
     "PREDICTION_TYPES",
     "AnalyticDenoiser",
+    "ClassifierFreeGuidance",
     "Coefficients",
     "ContinuousDDPM",
     "Denoiser",

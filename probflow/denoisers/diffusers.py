@@ -13,14 +13,15 @@ from probflow.denoisers.discrete import DiscreteDDPM
 
 
 class _UNetSample(nn.Module):
-    """``unet(x, t).sample``: a diffusers model as a plain ``net(x, t) -> tensor`` whose parameters stay visible."""
+    """``unet(x, t, **model_kwargs).sample``: a diffusers model as a plain ``net(x, t) -> tensor`` whose parameters
+    stay visible."""
 
     def __init__(self, unet: nn.Module) -> None:
         super().__init__()
         self.unet = unet
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.unet(x, t).sample
+    def forward(self, x: torch.Tensor, t: torch.Tensor, **model_kwargs: object) -> torch.Tensor:
+        return self.unet(x, t, **model_kwargs).sample
 
 
 def from_diffusers(unet: nn.Module, scheduler: Any) -> DiscreteDDPM:
@@ -28,8 +29,10 @@ def from_diffusers(unet: nn.Module, scheduler: Any) -> DiscreteDDPM:
 
     Reads ``scheduler.alphas_cumprod`` (``alpha_bar_k``, Ho et al. 2020 eq. 4) and
     ``scheduler.config.prediction_type`` (``"epsilon"``, ``"v_prediction"`` or ``"sample"``) and calls
-    ``unet(x_vp, t).sample`` with the fractional timestep ``t`` of shape ``[batch]``. Only the scheduler's
-    training schedule is used; its sampling logic is not.
+    ``unet(x_vp, t, **model_kwargs).sample`` with the fractional timestep ``t`` of shape ``[batch]`` and the
+    denoiser's ``model_kwargs``: ``encoder_hidden_states`` for a ``UNet2DConditionModel`` (text embeddings),
+    ``class_labels`` for a class-conditional ``UNet2DModel``. Only the scheduler's training schedule is used; its
+    sampling logic is not.
     """
     try:
         importlib.import_module("diffusers")

@@ -69,7 +69,7 @@ class NoiseLevelDenoiser(DenoiserModule):
 
     The given ``sigma`` enters only through ``x_vp``; the noise level used to remove the noise is the
     predictor's. ``predictor`` returns ``[batch]`` (e.g. a :class:`NoiseLevelPredictor`); ``clip=None`` keeps
-    ``x0_hat`` unclamped.
+    ``x0_hat`` unclamped. ``model_kwargs`` (conditioning) go to ``eps_net``; the predictor sees the image alone.
     """
 
     def __init__(
@@ -95,9 +95,9 @@ class NoiseLevelDenoiser(DenoiserModule):
         """The estimated ``alpha_bar`` of each sample, shape ``[batch]``, from ``x_vp = x / sqrt(1 + sigma^2)``."""
         return self._alpha_bar_of(self._vp_sample(x, sigma))
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor | float, **model_kwargs: object) -> torch.Tensor:
         x_vp = self._vp_sample(x, sigma)
         alpha_bar = broadcast_sigma(self._alpha_bar_of(x_vp), x)
-        eps = call_network(self.eps_net, x_vp)
+        eps = call_network(self.eps_net, x_vp, **model_kwargs)
         x0 = (x_vp - (1 - alpha_bar).sqrt() * eps) / alpha_bar.sqrt()
         return x0 if self.clip is None else x0.clamp(-self.clip, self.clip)

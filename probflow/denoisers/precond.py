@@ -37,9 +37,10 @@ class Coefficients(NamedTuple):
 class Preconditioning(DenoiserModule, ABC):
     """``D(x, sigma) = c_skip x + c_out net(c_in x, c_noise)`` (EDM eq. 7).
 
-    ``net`` is an ``nn.Module`` or a plain function called as ``net(x_in, c_noise)`` with ``c_noise`` of
-    shape ``[batch]`` (or ``net(x_in)`` when the row has no ``c_noise``). ``sigma`` is a scalar or a
-    ``[batch]`` tensor; the coefficients are computed in the dtype of ``x`` and the network runs in its
+    ``net`` is an ``nn.Module`` or a plain function called as ``net(x_in, c_noise, **model_kwargs)`` with ``c_noise``
+    of shape ``[batch]`` (or ``net(x_in, **model_kwargs)`` when the row has no ``c_noise``); ``model_kwargs`` are the
+    conditioning the denoiser is called with (class labels, text embeddings), passed on unchanged. ``sigma`` is a
+    scalar or a ``[batch]`` tensor; the coefficients are computed in the dtype of ``x`` and the network runs in its
     own dtype (see :func:`probflow.denoisers.network.call_network`).
     """
 
@@ -51,10 +52,10 @@ class Preconditioning(DenoiserModule, ABC):
     def coefficients(self, sigma: torch.Tensor) -> Coefficients:
         """The row ``(c_skip, c_out, c_in, c_noise)`` at the noise levels ``sigma`` of shape ``[batch]``."""
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor | float, **model_kwargs: object) -> torch.Tensor:
         row = self.coefficients(batch_sigma(sigma, x))
         conditioning = () if row.c_noise is None else (row.c_noise,)
-        network_output = call_network(self.net, broadcast_sigma(row.c_in, x) * x, *conditioning)
+        network_output = call_network(self.net, broadcast_sigma(row.c_in, x) * x, *conditioning, **model_kwargs)
         return broadcast_sigma(row.c_skip, x) * x + broadcast_sigma(row.c_out, x) * network_output
 
 

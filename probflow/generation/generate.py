@@ -10,11 +10,15 @@ and the solvers never mix samples. So, on one device and dtype:
 * a different batch size or seed order gives bitwise equal samples when the denoiser computes each row
   independently of its batch (elementwise maths does; CPU/GPU reductions and convolutions may change their
   summation order with the batch size, moving results by rounding only).
+
+Conditioning (``model_kwargs``: class labels, text embeddings) is given aligned with the seeds, one row per seed
+of every per-sample entry, and each seed's row travels with it (:mod:`probflow.generation.conditioning`); its
+digest is stored with the sample, so that resuming with other conditioning is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +27,10 @@ from tqdm.auto import tqdm
 
 from probflow.calibration import Schedule
 from probflow.errors import InvalidArgumentError, SolverConfigError
+from probflow.generation.conditioning import SeedConditioning
 from probflow.generation.distributed import Ranks, all_gather, barrier, current_ranks, on_main
 from probflow.generation.seeds import check_seeds
-from probflow.generation.shards import ShardWriter, prepare
+from probflow.generation.shards import ShardWriter, prepare, read_all_manifests, recorded_conditioning
 from probflow.noise import NoiseSource, seed_generators
 from probflow.sample import recommended, sample
 from probflow.solvers.base import Solver
@@ -88,14 +93,19 @@ class SamplingPlan:
             label=label or _describe(denoiser),
         )
 
-    def sample(self, seeds: Sequence[int]) -> torch.Tensor:
-        """Samples ``[len(seeds), *shape]`` on ``device``; row ``i`` depends only on ``seeds[i]``."""
+    def sample(self, seeds: Sequence[int], model_kwargs: Mapping[str, object] | None = None) -> torch.Tensor:
+        """Samples ``[len(seeds), *shape]`` on ``device``; row ``i`` depends only on ``seeds[i]`` and on its rows of
+        ``model_kwargs`` (passed to every denoiser call, tensors moved to ``device``)."""
         generators = seed_generators(seeds, self.device)
         noise = NoiseSource(generators, torch.Size([len(seeds), *self.shape]), self.dtype, self.device).randn()
+        if model_kwargs is not None:
+            model_kwargs = {key: value.to(self.device) if isinstance(value, torch.Tensor) else value
+                            for key, value in model_kwargs.items()}
         if self.schedule is not None:
-            return sample(self.denoiser, noise, schedule=self.schedule, generator=generators)
+            return sample(self.denoiser, noise, schedule=self.schedule, generator=generators,
+                          model_kwargs=model_kwargs)
         return sample(self.denoiser, noise, nfe=self.nfe, solver=self.solver, sigma_min=self.sigma_min,
-                      sigma_max=self.sigma_max, generator=generators)
+                      sigma_max=self.sigma_max, generator=generators, model_kwargs=model_kwargs)
 
     def config(self) -> dict:
         """The settings as JSON values, recorded in ``run.json`` so a resume cannot mix configurations."""
@@ -160,45 +170,59 @@ def plan_batches(seeds: Sequence[int], batch_size: int, done: Collection[int] = 
     return [todo for batch in batches if (todo := [seed for seed in batch if seed not in done])]
 
 
-def _sampled_batches(plan: SamplingPlan, batches: Sequence[list[int]], ranks: Ranks,
-                     progress: bool) -> Iterator[tuple[list[int], torch.Tensor]]:
+def _sampled_batches(plan: SamplingPlan, batches: Sequence[list[int]], ranks: Ranks, progress: bool,
+                     conditioning: SeedConditioning) -> Iterator[tuple[list[int], torch.Tensor]]:
     """This rank's share of ``batches`` (every ``world_size``-th): ``(batch seeds, samples on the CPU)``."""
     for batch in tqdm(ranks.share(batches), disable=not (progress and ranks.is_main), desc="sampling",
                       unit="batch"):
-        yield batch, plan.sample(batch).cpu()
+        yield batch, plan.sample(batch, conditioning.for_seeds(batch)).cpu()
+
+
+def _prepare(out_dir: Path, config: dict, seeds: Sequence[int], conditioning: SeedConditioning) -> set[int]:
+    """:func:`~probflow.generation.shards.prepare`, then refuse done seeds that had other conditioning."""
+    done = prepare(out_dir, config)
+    conditioning.check_recorded(seeds, recorded_conditioning(read_all_manifests(out_dir)))
+    return done
 
 
 def write_shards(plan: SamplingPlan, seeds: Sequence[int], out_dir: str | Path, *, batch_size: int = 64,
-                 progress: bool = False) -> GenerationReport:
+                 progress: bool = False, model_kwargs: Mapping[str, object] | None = None) -> GenerationReport:
     """Generate every seed not yet in ``out_dir`` into shards (one per batch), resuming after any crash.
 
     Under an initialised process group each rank takes every ``world_size``-th batch of :func:`plan_batches`;
     rank 0 first repairs the directory (see :mod:`probflow.generation.shards`). Other runs may write into the
     same directory at the same time: a seed that one of them commits first is not stored twice. Returns on
     every rank after all finish.
+
+    ``model_kwargs`` (the same on every rank) is aligned with ``seeds``: row ``i`` of each per-sample entry
+    conditions ``seeds[i]``. Its entry names go into ``run.json`` and each seed's digest into the manifests; a seed
+    already done with other conditioning raises :class:`~probflow.errors.OutputDirError`.
     """
     seeds = check_seeds(seeds)
     batch_size = _check_batch_size(batch_size)
+    conditioning = SeedConditioning(seeds, model_kwargs)
     ranks = current_ranks()
     out_dir = Path(out_dir)
-    config = plan.config()
-    done = on_main(lambda: prepare(out_dir, config), ranks)
+    config = plan.config() if conditioning.keys is None else {**plan.config(), "conditioning": conditioning.keys}
+    done = on_main(lambda: _prepare(out_dir, config, seeds, conditioning), ranks)
     batches = plan_batches(seeds, batch_size, done)
     writer = ShardWriter(out_dir, ranks, config)
-    for batch, samples in _sampled_batches(plan, batches, ranks, progress):
-        writer.write(batch, samples)
+    for batch, samples in _sampled_batches(plan, batches, ranks, progress, conditioning):
+        writer.write(batch, samples, conditioning.digests(batch))
     barrier(ranks)
     generated = sum(len(batch) for batch in batches)
     return GenerationReport(requested=len(seeds), skipped=len(seeds) - generated, generated=generated,
                             out_dir=out_dir)
 
 
-def sample_in_memory(plan: SamplingPlan, seeds: Sequence[int], *, batch_size: int = 64,
-                     progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(seeds, samples)`` sorted by seed, on every rank (gathered with ``all_gather_object``); nothing on disk."""
+def sample_in_memory(plan: SamplingPlan, seeds: Sequence[int], *, batch_size: int = 64, progress: bool = False,
+                     model_kwargs: Mapping[str, object] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(seeds, samples)`` sorted by seed, on every rank (gathered with ``all_gather_object``); nothing on disk.
+    ``model_kwargs`` is aligned with ``seeds`` as in :func:`write_shards`."""
     seeds = check_seeds(seeds)
+    conditioning = SeedConditioning(seeds, model_kwargs)
     ranks = current_ranks()
-    local = list(_sampled_batches(plan, plan_batches(seeds, batch_size), ranks, progress))
+    local = list(_sampled_batches(plan, plan_batches(seeds, batch_size), ranks, progress, conditioning))
     batches = [batch for rank_batches in all_gather(local, ranks) for batch in rank_batches]
     all_seeds = torch.tensor([seed for batch, _ in batches for seed in batch], dtype=torch.int64)
     samples = torch.cat([samples for _, samples in batches])
@@ -210,13 +234,13 @@ def generate(denoiser: Callable, seeds: Sequence[int], out_dir: str | Path, *, n
              solver: Solver | str | None = None, schedule: Schedule | None = None, batch_size: int = 64, shape: Sequence[int] | None = None,
              sigma_min: float | None = None, sigma_max: float = 80.0, dtype: torch.dtype = torch.float32,
              device: torch.device | str | None = None, label: str | None = None,
-             progress: bool = False) -> GenerationReport:
+             progress: bool = False, model_kwargs: Mapping[str, object] | None = None) -> GenerationReport:
     """Sample ``seeds`` from ``denoiser`` into sharded, resumable files in ``out_dir``.
 
     Shorthand for :func:`write_shards` with :meth:`SamplingPlan.build`; read the result back with
     :func:`~probflow.generation.load_samples`. Rerunning the same call after a crash or kill finishes the
-    missing seeds only.
+    missing seeds only. ``model_kwargs`` is aligned with ``seeds`` (:func:`write_shards`).
     """
     plan = SamplingPlan.build(denoiser, nfe=nfe, solver=solver, schedule=schedule, shape=shape, sigma_min=sigma_min,
                               sigma_max=sigma_max, dtype=dtype, device=device, label=label)
-    return write_shards(plan, seeds, out_dir, batch_size=batch_size, progress=progress)
+    return write_shards(plan, seeds, out_dir, batch_size=batch_size, progress=progress, model_kwargs=model_kwargs)

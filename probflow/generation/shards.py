@@ -3,7 +3,8 @@
 Layout of an output directory::
 
     run.json                    the sampling configuration the shards were made with
-    manifest-rank00000.json     shards committed by rank 0 (of any run): file name, seeds, sha256
+    manifest-rank00000.json     shards committed by rank 0 (of any run): file name, seeds, sha256, and each
+                                seed's conditioning digest when sampled with model_kwargs
     shard-<first seed>-n<count>.npz   ``seeds`` (int64) and ``samples``, one generated batch
     .probflow-lock              the lock file; its content is unused
 
@@ -59,11 +60,18 @@ STORE_FILES = ("shard-*.npz", "manifest-rank*.json", RUN_FILE, WRITE_CHECK)
 
 @dataclass(frozen=True)
 class ShardRecord:
-    """A committed shard as its manifest lists it."""
+    """A committed shard as its manifest lists it; ``conditioning`` holds each seed's conditioning digest
+    (:mod:`probflow.generation.conditioning`), None for samples drawn without ``model_kwargs``."""
 
     file: str
     seeds: tuple[int, ...]
     sha256: str
+    conditioning: tuple[str, ...] | None = None
+
+    def conditioning_by_seed(self) -> dict[int, str | None]:
+        """Seed -> its conditioning digest (None without conditioning)."""
+        digests = self.conditioning or (None,) * len(self.seeds)
+        return dict(zip(self.seeds, digests))
 
 
 def manifest_path(out_dir: Path, rank: int) -> Path:
@@ -91,20 +99,32 @@ def read_manifest(path: Path) -> list[ShardRecord]:
         content = json.loads(path.read_text())
         if content.get("format") != FORMAT:
             raise OutputDirError(f"format {content.get('format')!r}, expected {FORMAT!r}")
-        return [ShardRecord(entry["file"], tuple(entry["seeds"]), entry["sha256"]) for entry in content["shards"]]
+        return [ShardRecord(entry["file"], tuple(entry["seeds"]), entry["sha256"], _digests(entry.get("conditioning")))
+                for entry in content["shards"]]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise OutputDirError(f"{path}: not a probflow sample manifest ({exc})") from exc
 
 
+def _digests(conditioning: object) -> tuple[str, ...] | None:
+    return None if conditioning is None else tuple(conditioning)
+
+
 def write_manifest(path: Path, records: Sequence[ShardRecord]) -> None:
     """Replace the manifest at ``path`` with ``records``, atomically."""
-    shards = [{"file": r.file, "seeds": list(r.seeds), "sha256": r.sha256} for r in records]
+    shards = [{"file": r.file, "seeds": list(r.seeds), "sha256": r.sha256,
+               **({} if r.conditioning is None else {"conditioning": list(r.conditioning)})} for r in records]
     write_bytes(path, json.dumps({"format": FORMAT, "shards": shards}).encode())
 
 
 def read_all_manifests(out_dir: Path) -> dict[Path, list[ShardRecord]]:
     """Every rank's manifest in ``out_dir`` (of this run and of earlier runs with other world sizes)."""
     return {path: read_manifest(path) for path in sorted(out_dir.glob("manifest-rank*.json"))}
+
+
+def recorded_conditioning(manifests: dict[Path, list[ShardRecord]]) -> dict[int, str | None]:
+    """Every listed seed -> its conditioning digest (None where sampled without ``model_kwargs``)."""
+    return {seed: digest for records in manifests.values() for record in records
+            for seed, digest in record.conditioning_by_seed().items()}
 
 
 def read_shard(out_dir: Path, record: ShardRecord) -> tuple[np.ndarray, np.ndarray]:
@@ -130,21 +150,30 @@ class ShardWriter:
         self.manifest = manifest_path(out_dir, ranks.rank)
         self.config = config
 
-    def write(self, seeds: Sequence[int], samples: torch.Tensor) -> ShardRecord | None:
-        """Commit the rows of ``samples`` (row ``i`` drawn from ``seeds[i]``) whose seeds are not done yet as one
-        shard; returns its manifest record, or ``None`` if other processes committed all of them meanwhile."""
+    def write(self, seeds: Sequence[int], samples: torch.Tensor,
+              conditioning: Sequence[str] | None = None) -> ShardRecord | None:
+        """Commit the rows of ``samples`` (row ``i`` drawn from ``seeds[i]``, with the conditioning digest
+        ``conditioning[i]`` if any) whose seeds are not done yet as one shard; returns its manifest record, or
+        ``None`` if other processes committed all of them meanwhile. A seed committed meanwhile with other
+        conditioning is an :class:`OutputDirError`."""
+        digests = [None] * len(seeds) if conditioning is None else list(conditioning)
         with exclusive_lock(self.out_dir / LOCK_FILE):
             manifests = read_all_manifests(self.out_dir)
             recorded = _check_config(self.out_dir, self.config, has_records=any(manifests.values()))
             if recorded != self.config:
                 _record_config(self.out_dir, self.config)
-            done = {seed for records in manifests.values() for record in records for seed in record.seeds}
+            done = recorded_conditioning(manifests)
+            for seed, digest in zip(seeds, digests):
+                if seed in done and done[seed] != digest:
+                    raise OutputDirError(f"seed {seed} was committed meanwhile by another run with other conditioning "
+                                         f"(model_kwargs)")
             rows = [row for row, seed in enumerate(seeds) if seed not in done]
             if not rows:
                 return None
             kept = [int(seeds[row]) for row in rows]
             data = encode_arrays(seeds=np.asarray(kept, dtype=np.int64), samples=samples[rows].detach().cpu().numpy())
-            record = ShardRecord(shard_name(kept), tuple(kept), hashlib.sha256(data).hexdigest())
+            record = ShardRecord(shard_name(kept), tuple(kept), hashlib.sha256(data).hexdigest(),
+                                 None if conditioning is None else tuple(digests[row] for row in rows))
             write_bytes(self.out_dir / record.file, data)
             write_manifest(self.manifest, [*manifests.get(self.manifest, []), record])
         return record

@@ -34,8 +34,8 @@ class PretrainedDenoiser(DenoiserModule):
         self.noise_level = noise_level
         self.eval().requires_grad_(False)
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
-        return self.denoiser(x, sigma)
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor | float, **model_kwargs: object) -> torch.Tensor:
+        return self.denoiser(x, sigma, **model_kwargs)
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, shape={self.shape}, sigma_data={self.sigma_data}"
