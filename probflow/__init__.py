@@ -26,9 +26,9 @@ __version__ = "0.1.0"
 
 #: Subpackages and modules imported on first attribute access.
 SUBPACKAGES = (
-    "brownian", "calibration", "cli", "comparison", "convergence", "data", "demo", "denoisers", "errors", "files", "generation",
-    "loading", "metrics", "models", "noise", "pretrained", "schedules", "solvers", "terms", "training",
-    "validation",
+    "brownian", "calibration", "cli", "comparison", "convergence", "data", "demo", "denoisers", "errors", "files",
+    "generation", "integrations", "loading", "metrics", "models", "noise", "pretrained", "schedules", "solvers",
+    "terms", "training", "validation",
 )
 
 #: Top-level names resolved on first use, from the subpackage that defines them.

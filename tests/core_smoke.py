@@ -5,6 +5,7 @@ which extra it needs. Not collected by pytest (its name does not start with ``te
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -33,6 +34,17 @@ def main() -> None:
     estimate = probflow.convergence.estimate_order(probflow.solvers.Heun(), gaussian, x, steps=(32, 64, 128))
     assert estimate.within(0.1), estimate.summary()
 
+    from probflow.integrations.k_diffusion import sampler
+
+    k_style = sampler("heun")(gaussian, x, karras(30, 0.002, 80.0), disable=True)
+    assert torch.allclose(k_style, solution.x, rtol=0, atol=1e-12), "the k-diffusion-style sampler is not solve"
+    try:
+        importlib.import_module("probflow.integrations.diffusers")
+    except probflow.errors.MissingDependencyError as error:
+        assert "pip install 'probflow[diffusers]'" in str(error), str(error)
+    else:
+        raise AssertionError("probflow.integrations.diffusers imported without diffusers installed")
+
     listing = subprocess.run([sys.executable, "-m", "probflow", "solvers"], capture_output=True, text=True)
     assert listing.returncode == 0 and "exp_adams" in listing.stdout, listing.stderr
     demo = subprocess.run([sys.executable, "-m", "probflow", "demo", "--quick", "--out", "core-smoke-report"],
@@ -40,7 +52,7 @@ def main() -> None:
     lines = demo.stderr.strip().splitlines()
     assert demo.returncode == 2 and len(lines) == 1 and "pip install 'probflow[apps]'" in lines[0], demo.stderr
     print(f"core smoke test passed: solve (NFE {solution.nfe}), sample, order {estimate.order:.2f}, "
-          f"CLI without extras: {lines[0]}")
+          f"k-diffusion-style sampler, CLI without extras: {lines[0]}")
 
 
 if __name__ == "__main__":

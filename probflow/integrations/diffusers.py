@@ -94,7 +94,8 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
       torchsde backends, and adaptive solvers, call the model inside their own integrator and are refused
       (:class:`~probflow.errors.UnsupportedSolverError`).
     * ``sigma_min``, ``sigma_max`` (default: the model's range ``sigma_0``, ``sigma_{N-1}``) and ``rho`` (default
-      7) of the default grids; ``sigmas``: a fixed grid used by every ``set_timesteps`` (for pipelines that cannot
+      7) of the default grids (the recommended grid ends at its own ``sigma_min``, or the model's if that is
+      larger); ``sigmas``: a fixed grid used by every ``set_timesteps`` (for pipelines that cannot
       pass one, e.g. a calibrated :class:`~probflow.calibration.Schedule`'s ``sigmas.tolist()``).
     * ``sample_space``: the state the pipeline holds between calls.
 
@@ -245,8 +246,10 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
         sigma_min = self.config.sigma_min or self.schedule.sigma_min
         sigma_max = self.config.sigma_max or self.schedule.sigma_max
         if self.config.solver is None and self.config.rho is None:
+            # The recommended grid ends at its own sigma_min, but never below the model's trained range.
             choice = recommended(budget)
-            return choice.solver, choice.sigmas(sigma_min, sigma_max)
+            end = self.config.sigma_min or max(choice.sigma_min, self.schedule.sigma_min)
+            return choice.solver, choice.sigmas(sigma_max, sigma_min=end)
         solver = self.solver if self.config.solver is not None else recommended(budget).solver
         rho = 7.0 if self.config.rho is None else self.config.rho
         return solver, karras(solver.steps_within(budget), sigma_min, sigma_max, rho)
