@@ -4,9 +4,10 @@ it was not fitted on.
 1. The calibration noise ``[K, ...]`` is split at random (``seed``) into fit paths and held-out paths
    (``heldout`` of them, at least one).
 2. The teacher (:mod:`.teacher`) solves every path to sigma = 0 with high accuracy, once for all budgets.
-3. For each budget, each candidate solver's grid family is fitted on the fit paths, the best candidate's grid is
-   refined point by point (:mod:`.search`), all within ``max_calls`` per-sample denoiser calls (the teacher's calls
-   are counted once, in the first budget).
+3. For each budget, each candidate solver's grid family is fitted on the fit paths, the grids of the
+   :data:`REFINED_FAMILIES` best candidates are refined point by point and the lower fit objective is kept
+   (:mod:`.search`), all within ``max_calls`` per-sample denoiser calls (the teacher's calls are counted apart, once,
+   in the first budget).
 4. Validation: the median per-sample RMS error to the teacher on the held-out paths, of the calibrated sampler and
    of ``probflow.sample``'s default (:func:`probflow.recommended`) on the same paths. A calibrated sampler whose
    held-out error is not below the default's is never returned: the default is, with ``info["fallback"]`` saying so.
@@ -41,6 +42,9 @@ DEFAULT_MAX_CALLS = 250_000
 #: part, of which at most half goes to evaluating the starting points); the rest refines every point of the best
 #: candidate's grid.
 FAMILY_SHARE = 0.4
+#: How many of the best-fitting candidates have every point of their grid refined (each with an equal share of the
+#: rest of the budget); the one with the lowest fit objective after refinement is kept.
+REFINED_FAMILIES = 2
 
 
 def default_candidates(nfe: int) -> list[Solver]:
@@ -136,14 +140,13 @@ class _Context:
 def _calibrate_budget(context: _Context, nfe: int, candidates: list[Solver], max_calls: int) -> Schedule:
     family_budgets = [Budget(int(FAMILY_SHARE * max_calls / len(candidates))) for _ in candidates]
     fitted = [(solver, _fit_family(context, solver, nfe, budget)) for solver, budget in zip(candidates, family_budgets)]
-    solver, family = min(fitted, key=lambda pair: pair[1].loss)
     family_calls = sum(budget.spent for budget in family_budgets)
-    point_budget = Budget(max_calls - family_calls)
-    refined = family
-    if len(family.sigmas) > 2:
-        refined = adam(context.objective(solver, point_budget), lambda theta: point_sigmas(theta, context.sigma_max),
-                       point_parameters(family.sigmas), iterations=300, learning_rate=0.05, patience=25)
-        refined = refined if refined.loss < family.loss else family
+    finalists = sorted(fitted, key=lambda pair: pair[1].loss)[:REFINED_FAMILIES]
+    point_budgets = [Budget((max_calls - family_calls) // len(finalists)) for _ in finalists]
+    refined = [(solver, _refine_points(context, solver, family, budget))
+               for (solver, family), budget in zip(finalists, point_budgets)]
+    solver, refined = min(refined, key=lambda pair: pair[1].loss)
+    family = dict(fitted)[solver]
     default = recommended(nfe)
     default_sigmas = default.sigmas(context.sigma_max)
     calibrated_error, calibrated_calls = context.heldout_error(solver, refined.sigmas)
@@ -159,13 +162,22 @@ def _calibrate_budget(context: _Context, nfe: int, candidates: list[Solver], max
         "fit_objective": refined.loss,
         "candidates": {candidate.spec: loss for candidate, loss in ((s, r.loss) for s, r in fitted)},
         "iterations": {"family": family.iterations, "points": refined.iterations},
-        "calls": {"search": family_calls + point_budget.spent,
+        "calls": {"search": family_calls + sum(budget.spent for budget in point_budgets),
                   "validation": calibrated_calls + default_calls},
         "default": default.config(),
     }
     if fallback:
         return Schedule(tuple(default_sigmas.tolist()), default.solver, nfe, info)
     return Schedule(tuple(refined.sigmas.tolist()), solver, nfe, info)
+
+
+def _refine_points(context: _Context, solver: Solver, family: SearchResult, budget: Budget) -> SearchResult:
+    """Every point of a fitted family grid, by Adam on the log-sigma gaps; the family grid if nothing better."""
+    if len(family.sigmas) <= 2:
+        return family
+    refined = adam(context.objective(solver, budget), lambda theta: point_sigmas(theta, context.sigma_max),
+                   point_parameters(family.sigmas), iterations=300, learning_rate=0.05, patience=25)
+    return refined if refined.loss < family.loss else family
 
 
 def _fit_family(context: _Context, solver: Solver, nfe: int, budget: Budget) -> SearchResult:
