@@ -3,9 +3,11 @@
 A stepper computes what the grid lets it compute once (coefficients, stage sigmas, noise weights) from
 ``grid.sigmas``, a float64 tensor, with torch operations, and hands the table to :meth:`Grid.constants`:
 
-* when nothing is differentiated, the constants become a float64 numpy array (8 bytes a number, so a long grid
-  costs little memory), whose entries are Python floats to torch (``numpy.float64`` subclasses ``float``): a step
-  costs only its tensor operations on the state (``torch.add(..., alpha=weight)``), no indexing of tensors;
+* when nothing is differentiated, the constants become compact float64 storage (8 bytes a number, so a long grid
+  costs little memory): a one-dimensional table an ``array.array("d")``, whose entries index as Python floats,
+  a table of rows a numpy array. A step costs only its tensor operations on the state (``torch.lerp(D, x,
+  weight)``), no indexing of tensors; a Python float, not a ``numpy.float64``, because torch parses the latter
+  about 2 us slower in ``lerp`` (``benchmarks/RESULTS.md``, section 2);
 * when the solve is differentiable (:func:`probflow.solve` with ``grad=True``, or a state or grid that requires
   grad), they stay tensors in the state's dtype and device, carrying the autograd graph back to the grid, so that
   ``d x_final / d sigmas`` flows through every coefficient and every denoiser call.
@@ -14,6 +16,8 @@ Decisions that branch (is this the step into 0? is any noise injected?) read the
 """
 
 from __future__ import annotations
+
+from array import array
 
 import numpy as np
 import torch
@@ -61,9 +65,11 @@ class Grid:
         differentiable."""
         return self._sigma_tensors[i] if self._sigma_tensors is not None else self.values[i]
 
-    def constants(self, table: torch.Tensor) -> np.ndarray | torch.Tensor:
+    def constants(self, table: torch.Tensor) -> array | np.ndarray | torch.Tensor:
         """Per-step constants (a float64 tensor computed from ``sigmas``) in the form steps use them (module
-        docstring): a float64 numpy array, or a tensor in the state's dtype on its device."""
+        docstring): float64 storage indexed as Python floats (``array.array`` for one dimension, numpy for more), or
+        a tensor in the state's dtype on its device."""
         if self._sigma_tensors is None:
-            return table.detach().numpy()
+            values = table.detach().numpy()
+            return array("d", values.tobytes()) if values.ndim == 1 else values
         return table.to(device=self.device, dtype=self.dtype)
