@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from probflow.errors import InvalidArgumentError, NonFiniteResultError, SolverConfigError
 from probflow.model_call import ModelCall
 from probflow.noise import GeneratorLike, NoiseSource, as_noise_source
-from probflow.solvers.base import Solver, StepGenerator, StepResult
+from probflow.solvers.base import Solver, StepGenerator, Stepper, StepResult
 from probflow.solvers.grid import Grid
 from probflow.solvers.registry import as_solver
 from probflow.terms import ProbabilityFlowODE, ReverseSDE
@@ -118,21 +118,9 @@ def solve(
     if solver.stochastic:
         inputs["noise"] = noise
     states = [state] if trajectory else None
-    steps = range(grid.num_steps)
     with torch.enable_grad() if differentiable else torch.inference_mode():
-        stepper = solver.start(grid, **inputs)
         try:
-            for i in tqdm(steps, desc=solver.name, leave=False) if progress else steps:
-                model.step = i
-                if grid.values[i + 1] == 0.0 and not solver.steps_into_zero:
-                    state = denoised = model(state, grid.sigma(i))
-                else:
-                    state, denoised = _run(stepper.step(i, state), model)
-                if callback is not None:
-                    callback({"i": i, "sigma": grid.values[i], "sigma_next": grid.values[i + 1], "x": state,
-                              "denoised": denoised})
-                if states is not None:
-                    states.append(state)
+            state = _integrate(solver, solver.start(grid, **inputs), grid, model, state, callback, progress, states)
         except Exception as error:
             failure = model.first_failure()  # a NaN/Inf earlier in the solve is the likelier cause
             if failure is not None:
@@ -144,6 +132,24 @@ def solve(
     _check_result(result, state, solver, grid)
     path = torch.stack(states).to(x.dtype) if states is not None else None
     return Solution(x=result, nfe=model.nfe, sigmas=sigmas, trajectory=path)
+
+
+def _integrate(solver: Solver, stepper: Stepper, grid: Grid, model: ModelCall, state: torch.Tensor,
+               callback: Callback | None, progress: bool, states: list[torch.Tensor] | None) -> torch.Tensor:
+    """The loop: every step of the grid, the step into 0 as the final denoise unless the solver takes it."""
+    steps = range(grid.num_steps)
+    for i in tqdm(steps, desc=solver.name, leave=False) if progress else steps:
+        model.step = i
+        if grid.values[i + 1] == 0.0 and not solver.steps_into_zero:
+            state = denoised = model(state, grid.sigma(i))
+        else:
+            state, denoised = _run(stepper.step(i, state), model)
+        if callback is not None:
+            callback({"i": i, "sigma": grid.values[i], "sigma_next": grid.values[i + 1], "x": state,
+                      "denoised": denoised})
+        if states is not None:
+            states.append(state)
+    return state
 
 
 def _run(step: StepGenerator | StepResult, model: ModelCall) -> StepResult:
