@@ -9,8 +9,12 @@ the combination is built out of place, so that autograd sees every term.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from probflow.noise import NoiseSource
 
 Weight = float | torch.Tensor
 
@@ -38,3 +42,11 @@ def add_weighted(base: torch.Tensor, weights: Iterable[Weight], tensors: Iterabl
         first = base + weight * tensor if isinstance(weight, torch.Tensor) else torch.add(base, tensor, alpha=weight)
         return accumulate_(first, weights, tensors)
     return base
+
+
+def add_noise(x: torch.Tensor, weight: Weight, noise: NoiseSource, sigma: float, sigma_next: float) -> torch.Tensor:
+    """``x + weight * z``, ``z`` the noise source's standard increment for the step ``sigma -> sigma_next``, as a new
+    tensor; with ``weight == 0`` (the step into 0, ``eta = 0``) nothing is drawn and ``x`` itself is returned."""
+    if not weight > 0.0:
+        return x
+    return add_weighted(x, [weight], [noise.increment(sigma, sigma_next)])

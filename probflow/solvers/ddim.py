@@ -10,7 +10,7 @@ import torch
 from probflow.errors import SolverConfigError
 from probflow.noise import NoiseSource
 from probflow.solvers.base import Solver, StepGenerator
-from probflow.solvers.combination import add_weighted
+from probflow.solvers.combination import add_noise, add_weighted
 from probflow.solvers.grid import Grid
 from probflow.validation import check_nonnegative
 
@@ -55,11 +55,7 @@ class _DDIMStepper:
         denoised = yield x, sigma
         eps = (x - denoised).div_(sigma)
         x_next = add_weighted(denoised, [self.directions[i]], [eps])
-        noise_weight = self.noise_weights[i]
-        if noise_weight > 0.0:
-            increment = self.noise.increment(self.grid.values[i], self.grid.values[i + 1])
-            x_next = add_weighted(x_next, [noise_weight], [increment])
-        return x_next, denoised
+        return add_noise(x_next, self.noise_weights[i], self.noise, *self.grid.values[i:i + 2]), denoised
 
 
 @dataclass(frozen=True, repr=False)
