@@ -5,8 +5,8 @@ A stepper computes what the grid lets it compute once (coefficients, stage sigma
 
 * when nothing is differentiated, the constants become compact float64 storage (8 bytes a number, so a long grid
   costs little memory): a one-dimensional table an ``array.array("d")``, whose entries index as Python floats,
-  a table of rows a numpy array. A step costs only its tensor operations on the state (``torch.lerp(D, x,
-  weight)``), no indexing of tensors; a Python float, not a ``numpy.float64``, because torch parses the latter
+  a table of rows a :class:`FloatRows`, whose rows index as lists of Python floats. A step costs only its tensor
+  operations on the state (``torch.lerp(D, x, weight)``), no indexing of tensors; a Python float, not a ``numpy.float64``, because torch parses the latter
   about 2 us slower in ``lerp`` (``benchmarks/RESULTS.md``, section 2);
 * when the solve is differentiable (:func:`probflow.solve` with ``grad=True``, or a state or grid that requires
   grad), they stay tensors in the state's dtype and device, carrying the autograd graph back to the grid, so that
@@ -18,9 +18,29 @@ Decisions that branch (is this the step into 0? is any noise injected?) read the
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
 
 import numpy as np
 import torch
+
+
+class FloatRows:
+    """A float64 table (a numpy array of two or more dimensions) whose rows index and iterate as lists of Python
+    floats: 8 bytes a number in memory, and floats, not ``numpy.float64``, to torch."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, index: int) -> list:
+        return self.values[index].tolist()
+
+    def __iter__(self) -> Iterator[list]:
+        return (row.tolist() for row in self.values)
 
 
 class Grid:
@@ -65,11 +85,11 @@ class Grid:
         differentiable."""
         return self._sigma_tensors[i] if self._sigma_tensors is not None else self.values[i]
 
-    def constants(self, table: torch.Tensor) -> array | np.ndarray | torch.Tensor:
+    def constants(self, table: torch.Tensor) -> array | FloatRows | torch.Tensor:
         """Per-step constants (a float64 tensor computed from ``sigmas``) in the form steps use them (module
-        docstring): float64 storage indexed as Python floats (``array.array`` for one dimension, numpy for more), or
-        a tensor in the state's dtype on its device."""
+        docstring): float64 storage indexed as Python floats (``array.array`` for one dimension, :class:`FloatRows`
+        for more), or a tensor in the state's dtype on its device."""
         if self._sigma_tensors is None:
             values = table.detach().numpy()
-            return array("d", values.tobytes()) if values.ndim == 1 else values
+            return array("d", values.tobytes()) if values.ndim == 1 else FloatRows(values)
         return table.to(device=self.device, dtype=self.dtype)
