@@ -6,8 +6,9 @@ A stepper computes what the grid lets it compute once (coefficients, stage sigma
 * when nothing is differentiated, the constants become compact float64 storage (8 bytes a number, so a long grid
   costs little memory): a one-dimensional table an ``array.array("d")``, whose entries index as Python floats,
   a table of rows a :class:`FloatRows`, whose rows index as lists of Python floats. A step costs only its tensor
-  operations on the state (``torch.lerp(D, x, weight)``), no indexing of tensors; a Python float, not a ``numpy.float64``, because torch parses the latter
-  about 2 us slower in ``lerp`` (``benchmarks/RESULTS.md``, section 2);
+  operations on the state (``torch.lerp(D, x, weight)``), no indexing of tensors; a Python float, not a
+  ``numpy.float64``, because torch parses the latter about 2 us slower in ``lerp`` (``benchmarks/RESULTS.md``,
+  section 2);
 * when the solve is differentiable (:func:`probflow.solve` with ``grad=True``, or a state or grid that requires
   grad), they stay tensors in the state's dtype and device, carrying the autograd graph back to the grid, so that
   ``d x_final / d sigmas`` flows through every coefficient and every denoiser call.
