@@ -156,13 +156,18 @@ def _run(step: StepGenerator | StepResult, model: ModelCall) -> StepResult:
     """Drive one step: answer each model request ``(x, sigma)`` of a stepper's generator with the denoiser; a
     backend's step has already computed its result."""
     if type(step) is not GeneratorType:
-        return step
-    try:
-        x, sigma = next(step)
-        while True:
-            x, sigma = step.send(model(x, sigma))
-    except StopIteration as finished:
-        return finished.value
+        result = step
+    else:
+        try:
+            x, sigma = next(step)
+            while True:
+                x, sigma = step.send(model(x, sigma))
+        except StopIteration as finished:
+            result = finished.value
+    if type(result) is not tuple or len(result) != 2:
+        raise SolverConfigError(f"{model.solver_name}: a step must return (x_next, denoised) (the step contract, "
+                                f"probflow.solvers.base), got {type(result).__name__}")
+    return result
 
 
 def _check_result(result: torch.Tensor, state: torch.Tensor, solver: Solver, grid: Grid) -> None:

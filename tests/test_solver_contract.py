@@ -72,3 +72,31 @@ def test_a_solver_class_or_a_non_solver_is_refused_with_a_clear_error():
         probflow.sample(gaussian_problem(), torch.randn(2, 3), nfe=5, solver=probflow.solvers.Heun)
     with pytest.raises(probflow.SolverConfigError, match="a probflow Solver or a spec"):
         probflow.solve(gaussian_problem(), 3, start_state(2, 3), grid(3))
+
+
+class _ReturnsOnlyX:
+    """A stepper that breaks the contract: its step returns x_next alone, not ``(x_next, denoised)``."""
+
+    def __init__(self, grid):
+        self.grid = grid
+
+    def step(self, i, x):
+        denoised = yield x, self.grid.sigma(i)
+        return denoised
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class _BrokenSolver(probflow.solvers.Solver):
+    family = "returns_only_x"
+    order = 1
+    calls_per_step = 1
+
+    def start(self, grid):
+        return _ReturnsOnlyX(grid)
+
+
+@pytest.mark.parametrize("batch", [2, 3])
+def test_a_step_that_returns_only_x_is_refused_with_the_contract(batch):
+    # A batch of 2 would otherwise unpack into two rows and fail later with a misleading shape error.
+    with pytest.raises(probflow.SolverConfigError, match=r"must return \(x_next, denoised\)"):
+        probflow.solve(gaussian_problem(), _BrokenSolver(), start_state(batch, 3), grid(4))
