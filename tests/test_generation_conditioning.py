@@ -78,3 +78,13 @@ def test_conditioning_that_cannot_be_recorded_is_refused(tmp_path):
         generate(SHIFTED, [1, 2], tmp_path, nfe=5, model_kwargs={"labels": [1, 2]})
     with pytest.raises(InvalidArgumentError, match="mapping"):
         sample_in_memory(SamplingPlan.build(SHIFTED, nfe=5), [1, 2], model_kwargs=[("shift", 1.0)])
+
+
+def test_a_one_row_entry_resumes_whether_one_seed_or_several_were_asked_for(tmp_path):
+    # With one seed a [1] tensor is per sample, with two it is shared: the network sees the same row either way.
+    shift = {"shift": torch.tensor([0.5])}
+    first = generate(SHIFTED, [1], tmp_path, nfe=5, model_kwargs=shift)
+    extended = generate(SHIFTED, [1, 2], tmp_path, nfe=5, model_kwargs=shift)
+    assert (first.generated, extended.skipped, extended.generated) == (1, 1, 1)
+    with pytest.raises(OutputDirError, match="seed 1 is already in the output directory, sampled with other"):
+        generate(SHIFTED, [1, 2, 3], tmp_path, nfe=5, model_kwargs={"shift": torch.tensor([1.0])})

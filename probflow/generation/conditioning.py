@@ -56,11 +56,13 @@ class SeedConditioning:
         return [self._digest(self.rows[seed]) for seed in seeds]
 
     def _digest(self, row: int) -> str:
+        # A per-sample row is hashed as the one-row slice the network sees, so that a one-row entry digests alike
+        # whether the request's seed count makes it per-sample (one seed) or shared (several).
         digest = hashlib.sha256()
         for key in sorted(self.model_kwargs):
             value = self.model_kwargs[key]
             digest.update(key.encode() + b"\0")
-            digest.update(_value_bytes(value[row] if is_per_sample(value, self.count) else value))
+            digest.update(_value_bytes(value[row:row + 1] if is_per_sample(value, self.count) else value))
         return digest.hexdigest()
 
     def check_recorded(self, seeds: Sequence[int], recorded: Mapping[int, str | None]) -> None:
