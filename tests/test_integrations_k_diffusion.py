@@ -163,3 +163,11 @@ def test_options_are_the_solvers_parameters():
                                    noise_sampler=lambda sigma, sigma_next: torch.zeros_like(x))
     order_two = sampler("exp_adams")(MIXTURE, x, sigmas, disable=True, order=2, corrector_order=0)
     assert torch.equal(order_two, probflow.solve(MIXTURE, ExponentialAdams(2, corrector_order=0), x, sigmas).x)
+
+
+def test_a_noise_sampler_of_the_wrong_shape_is_refused():
+    # A [1, d] draw would broadcast: every sample of the batch would get the same noise, silently.
+    _, sigmas, x = setup()
+    with pytest.raises(GeneratorError, match="tensor of the state's shape"):
+        sampler("euler_ancestral")(MIXTURE, x, sigmas, disable=True,
+                                   noise_sampler=lambda sigma, sigma_next: torch.randn(1, *x.shape[1:]))

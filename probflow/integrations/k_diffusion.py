@@ -97,6 +97,10 @@ class NoiseSamplerSource(NoiseSource):
 
     def increment(self, sigma: float, sigma_next: float) -> torch.Tensor:
         noise = self.noise_sampler(self._tensor(sigma), self._tensor(sigma_next))
+        if not isinstance(noise, torch.Tensor) or noise.shape != self.shape:
+            got = tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__
+            raise GeneratorError(f"noise_sampler(sigma, sigma_next) must return a tensor of the state's shape "
+                                 f"{tuple(self.shape)}, got {got}")
         return noise.to(device=self.device, dtype=self.dtype)
 
     def _tensor(self, sigma: float) -> torch.Tensor:
