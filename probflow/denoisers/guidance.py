@@ -16,12 +16,14 @@ from probflow.validation import check_real
 
 
 class ClassifierFreeGuidance(DenoiserModule):
-    """``D(x, sigma) = D_u + w (D_c - D_u)`` with ``D_c = denoiser(x, sigma, **conditional)`` and
-    ``D_u = denoiser(x, sigma, **unconditional)`` (Ho & Salimans 2022, eq. 6, written for the denoiser: for an
-    epsilon, v or x0 network ``D`` is affine in the network output with the same coefficients in both terms, so
-    guiding ``D`` is guiding the network output, as diffusers' pipelines do).
+    """``D(x, sigma) = D_u + s (D_c - D_u)`` with ``D_c = denoiser(x, sigma, **conditional)`` and
+    ``D_u = denoiser(x, sigma, **unconditional)`` (Ho & Salimans 2022, eq. 6, ``(1 + w) eps_c - w eps_u``, with
+    ``s = 1 + w``, written for the denoiser: for an epsilon, v or x0 network ``D`` is affine in the network output
+    with the same coefficients in both terms, so guiding ``D`` is guiding the network output, as diffusers'
+    pipelines do).
 
-    * ``scale``: the guidance weight ``w`` (1 is the conditional denoiser, 0 the unconditional one).
+    * ``scale``: ``s``, diffusers' ``guidance_scale`` (the paper's ``1 + w``): 1 is the conditional denoiser (the
+      paper's ``w = 0``), 0 the unconditional one.
     * The conditional inputs are the ``model_kwargs`` the denoiser is called with (``probflow.solve(...,
       model_kwargs=...)``); ``unconditional`` names the entries that differ in the unconditional half, each of the
       conditional entry's shape or a single row ``[1, ...]`` shared by every sample (a null class label, an empty
@@ -51,6 +53,7 @@ class ClassifierFreeGuidance(DenoiserModule):
         self.scale = check_real("guidance scale", scale, error=InvalidArgumentError)
         self.unconditional = dict(unconditional)
         self.interval = _check_interval(interval)
+        self.everywhere = interval is None
         self.reset_counts()
 
     def reset_counts(self) -> None:
@@ -71,15 +74,16 @@ class ClassifierFreeGuidance(DenoiserModule):
     def forward(self, x: torch.Tensor, sigma: torch.Tensor | float, **model_kwargs: object) -> torch.Tensor:
         sigma = batch_sigma(sigma, x)
         low, high = self.interval
-        guided = (sigma > low) & (sigma <= high)
-        if not bool(guided.any()):
+        guided = None if self.everywhere else (sigma > low) & (sigma <= high)
+        count = len(x) if guided is None else int(guided.sum())  # rows to guide: one host sync, none without interval
+        if count == 0:
             self.conditional_calls += 1
             return self._denoise(x, sigma, model_kwargs)
         both = self._denoise(torch.cat([x, x]), torch.cat([sigma, sigma]), self._both_halves(model_kwargs, len(x)))
         unconditional, conditional = both.split(len(x))
         result = unconditional + self.scale * (conditional - unconditional)
         self.guided_calls += 1
-        if bool(guided.all()):
+        if count == len(x):
             return result
         return torch.where(guided.reshape(-1, *[1] * (x.ndim - 1)), result, conditional)
 
