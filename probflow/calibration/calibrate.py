@@ -39,8 +39,8 @@ from probflow.validation import check_int, check_open_unit, check_positive, vali
 #: Per-sample denoiser calls of the search for one budget, when ``max_calls`` is not given.
 DEFAULT_MAX_CALLS = 250_000
 #: Share of a budget's calls that the family fits of all candidates together may spend (each candidate an equal
-#: part, of which at most half goes to evaluating the starting points); the rest refines every point of the best
-#: candidate's grid.
+#: part, of which at most half goes to evaluating the starting points); the rest refines every point of the grids
+#: of the :data:`REFINED_FAMILIES` best candidates.
 FAMILY_SHARE = 0.4
 #: How many of the best-fitting candidates have every point of their grid refined (each with an equal share of the
 #: rest of the budget); the one with the lowest fit objective after refinement is kept.
