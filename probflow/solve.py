@@ -140,7 +140,7 @@ def _integrate(solver: Solver, stepper: Stepper, grid: Grid, model: ModelCall, s
     steps = range(grid.num_steps)
     for i in tqdm(steps, desc=solver.name, leave=False) if progress else steps:
         model.step = i
-        if grid.values[i + 1] == 0.0 and not solver.steps_into_zero:
+        if solver.denoises_into(grid.values[i + 1]):
             state = denoised = model(state, grid.sigma(i))
         else:
             state, denoised = _run(stepper.step(i, state), model)
@@ -164,8 +164,14 @@ def _run(step: StepGenerator | StepResult, model: ModelCall) -> StepResult:
                 x, sigma = step.send(model(x, sigma))
         except StopIteration as finished:
             result = finished.value
+    return step_result(result, model.solver_name)
+
+
+def step_result(result: object, solver_name: str) -> StepResult:
+    """``result`` if it keeps the step contract, a pair ``(x_next, denoised)`` (:mod:`probflow.solvers.base`);
+    :class:`SolverConfigError` naming the solver otherwise, before a wrong unpacking fails somewhere less clear."""
     if type(result) is not tuple or len(result) != 2:
-        raise SolverConfigError(f"{model.solver_name}: a step must return (x_next, denoised) (the step contract, "
+        raise SolverConfigError(f"{solver_name}: a step must return (x_next, denoised) (the step contract, "
                                 f"probflow.solvers.base), got {type(result).__name__}")
     return result
 

@@ -338,6 +338,13 @@ def test_churn_before_the_first_call_is_refused():
         scheduler_for(solver="edm_stochastic(s_churn=5)").set_timesteps(7)
 
 
+def test_a_step_that_breaks_the_contract_is_refused_as_in_solve():
+    from tests.test_solver_contract import _BrokenSolver
+
+    with pytest.raises(probflow.SolverConfigError, match=r"must return \(x_next, denoised\)"):
+        scheduler_for(solver=_BrokenSolver()).set_timesteps(4)
+
+
 def test_protocol_errors_name_the_fix():
     model = tiny.unet()
     scheduler = scheduler_for(solver="dpmpp_2m")

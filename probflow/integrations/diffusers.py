@@ -39,7 +39,7 @@ from probflow.extras import require
 from probflow.noise import NoiseSource, as_noise_source
 from probflow.sample import recommended
 from probflow.schedules import karras
-from probflow.solve import build_term, compute_dtype_for
+from probflow.solve import build_term, compute_dtype_for, step_result
 from probflow.solvers.base import Request, Solver, Stepper
 from probflow.solvers.grid import Grid
 from probflow.solvers.registry import as_solver
@@ -387,13 +387,13 @@ def model_requests(solver: Solver, stepper: Stepper, grid: Grid, state: torch.Te
     returns the final state. The step into ``sigma = 0`` is the final denoise unless the solver takes it itself,
     as in :func:`probflow.solve`."""
     for i in range(grid.num_steps):
-        if grid.values[i + 1] == 0.0 and not solver.steps_into_zero:
+        if solver.denoises_into(grid.values[i + 1]):
             state = yield state, grid.sigma(i)
             continue
         step = stepper.step(i, state)
         if type(step) is not GeneratorType:
             raise UnsupportedSolverError(_backend_message(solver))
-        state, _ = yield from step
+        state, _ = step_result((yield from step), solver.name)
     return state
 
 

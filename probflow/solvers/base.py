@@ -74,6 +74,11 @@ class Solver:
     integrates_term: ClassVar[bool] = False
     steps_into_zero: ClassVar[bool] = False
 
+    def denoises_into(self, sigma_next: float) -> bool:
+        """Whether the loop takes the step into ``sigma_next`` as the final denoise ``x = D(x, sigma)``: the step
+        into 0, unless the solver takes it itself (:attr:`steps_into_zero`)."""
+        return sigma_next == 0.0 and not self.steps_into_zero
+
     @property
     def asymptotic_steps(self) -> int:
         """Karras-grid step count from which the error follows ``C N^-order`` (measured on Gaussians and mixtures,
