@@ -76,3 +76,15 @@ def test_torchsde_refuses_a_grid_that_requires_grad():
     with pytest.raises(probflow.SolverConfigError, match="torchsde does not differentiate"):
         probflow.solve(probflow.ReverseSDE(PROBLEM), TorchSDE("euler"), start_state(2, 2),
                        grid(4).requires_grad_(True), generator=probflow.seed_generators(range(2)))
+
+
+@pytest.mark.parametrize("solver", ["euler_ancestral", "ddim(eta=1)", "ddim(eta=0)"])
+def test_a_differentiable_stochastic_solve_draws_the_noise_of_a_plain_one(solver):
+    # Whether a step draws noise is decided from the grid's values, not from the (differentiable) weight tensor: the
+    # same seeds give the same sample with and without gradients.
+    x, sigmas = start_state(3, 2), grid(6)
+    plain = probflow.solve(PROBLEM, solver, x, sigmas, generator=probflow.seed_generators(range(3)))
+    traced = probflow.solve(PROBLEM, solver, x, sigmas.clone().requires_grad_(), grad=True,
+                            generator=probflow.seed_generators(range(3)))
+    assert traced.x.requires_grad
+    torch.testing.assert_close(traced.x.detach(), plain.x, rtol=1e-12, atol=1e-12)

@@ -16,6 +16,7 @@ from probflow.denoisers.network import cast_for_network, network_dtype
 from probflow.errors import SolverConfigError
 from probflow.noise import NoiseSource
 from probflow.solvers.base import StepGenerator
+from probflow.solvers.combination import add_noise
 from probflow.solvers.ddim import DDIM, ddim_coefficients, ddim_noise_std
 from probflow.solvers.grid import Grid
 from probflow.solvers.registry import register
@@ -58,9 +59,7 @@ class _LessonDDIMStepper:
         if self.config.median_sigma:
             direction, noise_weight = self.config.median_coefficients(float(alpha_bar_hat.median()), sigma, sigma_next)
         x_next = torch.add(clean, eps, alpha=direction)
-        if noise_weight > 0.0:
-            x_next = torch.add(x_next, self.noise.increment(sigma, sigma_next), alpha=noise_weight)
-        return x_next, clean
+        return add_noise(x_next, noise_weight, self.noise, sigma, sigma_next, draws=noise_weight > 0.0), clean
 
 
 @dataclass(frozen=True, repr=False)

@@ -38,11 +38,13 @@ class _AncestralStepper:
         sigma_down, sigma_up = ancestral_split(grid.sigma_from, grid.sigma_to, eta)
         self.down_ratios = grid.constants(sigma_down / grid.sigma_from)
         self.noise_weights = grid.constants(s_noise * sigma_up)
+        self.draws = grid.positive(s_noise * sigma_up)
 
     def step(self, i: int, x: torch.Tensor) -> StepGenerator:
         denoised = yield x, self.grid.sigma(i)
         x_next = torch.lerp(denoised, x, self.down_ratios[i])
-        return add_noise(x_next, self.noise_weights[i], self.noise, *self.grid.values[i:i + 2]), denoised
+        return add_noise(x_next, self.noise_weights[i], self.noise, *self.grid.values[i:i + 2],
+                         draws=self.draws[i]), denoised
 
 
 @dataclass(frozen=True, repr=False)

@@ -44,9 +44,11 @@ def add_weighted(base: torch.Tensor, weights: Iterable[Weight], tensors: Iterabl
     return base
 
 
-def add_noise(x: torch.Tensor, weight: Weight, noise: NoiseSource, sigma: float, sigma_next: float) -> torch.Tensor:
+def add_noise(x: torch.Tensor, weight: Weight, noise: NoiseSource, sigma: float, sigma_next: float, *,
+              draws: bool) -> torch.Tensor:
     """``x + weight * z``, ``z`` the noise source's standard increment for the step ``sigma -> sigma_next``, as a new
-    tensor; with ``weight == 0`` (the step into 0, ``eta = 0``) nothing is drawn and ``x`` itself is returned."""
-    if not weight > 0.0:
+    tensor, when ``draws`` (the caller's ``weight > 0``, from :meth:`~probflow.solvers.grid.Grid.positive`); else,
+    when the weight is 0 (the step into 0, ``eta = 0``), nothing is drawn and ``x`` itself is returned."""
+    if not draws:
         return x
     return add_weighted(x, [weight], [noise.increment(sigma, sigma_next)])

@@ -49,13 +49,15 @@ class _DDIMStepper:
         directions, noise_weights = ddim_coefficients(grid.sigma_to, std)
         self.directions = grid.constants(directions)
         self.noise_weights = grid.constants(noise_weights)
+        self.draws = grid.positive(noise_weights)
 
     def step(self, i: int, x: torch.Tensor) -> StepGenerator:
         sigma = self.grid.sigma(i)
         denoised = yield x, sigma
         eps = (x - denoised).div_(sigma)
         x_next = add_weighted(denoised, [self.directions[i]], [eps])
-        return add_noise(x_next, self.noise_weights[i], self.noise, *self.grid.values[i:i + 2]), denoised
+        return add_noise(x_next, self.noise_weights[i], self.noise, *self.grid.values[i:i + 2],
+                         draws=self.draws[i]), denoised
 
 
 @dataclass(frozen=True, repr=False)

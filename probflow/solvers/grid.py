@@ -86,6 +86,13 @@ class Grid:
         differentiable."""
         return self._sigma_tensors[i] if self._sigma_tensors is not None else self.values[i]
 
+    @staticmethod
+    def positive(table: torch.Tensor) -> list[bool]:
+        """Which entries of a per-step table are > 0, from its detached values: a branch of the step (is any noise
+        injected?) is decided once per grid, never by comparing a tensor inside the loop (a host sync per step when
+        the table is a differentiable tensor on a device)."""
+        return (table.detach() > 0).tolist()
+
     def constants(self, table: torch.Tensor) -> array | FloatRows | torch.Tensor:
         """Per-step constants (a float64 tensor computed from ``sigmas``) in the form steps use them (module
         docstring): float64 storage indexed as Python floats (``array.array`` for one dimension, :class:`FloatRows`
