@@ -88,3 +88,15 @@ def test_a_one_row_entry_resumes_whether_one_seed_or_several_were_asked_for(tmp_
     assert (first.generated, extended.skipped, extended.generated) == (1, 1, 1)
     with pytest.raises(OutputDirError, match="seed 1 is already in the output directory, sampled with other"):
         generate(SHIFTED, [1, 2, 3], tmp_path, nfe=5, model_kwargs={"shift": torch.tensor([1.0])})
+
+
+@pytest.mark.parametrize("conditioning", [["abc"], "abcdef", [1, 2]])
+def test_a_manifest_whose_digests_do_not_match_its_seeds_is_refused(tmp_path, conditioning):
+    # Truncated or mistyped digests would drop seeds from the done set, and they would be sampled twice.
+    generate(SHIFTED, SEEDS[:2], tmp_path, nfe=5, batch_size=2, model_kwargs=shifts_for(SEEDS[:2]))
+    manifest = shard_store.manifest_path(tmp_path, 0)
+    content = json.loads(manifest.read_text())
+    content["shards"][0]["conditioning"] = conditioning
+    manifest.write_text(json.dumps(content))
+    with pytest.raises(OutputDirError, match="conditioning must list one digest per seed"):
+        generate(SHIFTED, SEEDS[:3], tmp_path, nfe=5, batch_size=2, model_kwargs=shifts_for(SEEDS[:3]))

@@ -99,14 +99,21 @@ def read_manifest(path: Path) -> list[ShardRecord]:
         content = json.loads(path.read_text())
         if content.get("format") != FORMAT:
             raise OutputDirError(f"format {content.get('format')!r}, expected {FORMAT!r}")
-        return [ShardRecord(entry["file"], tuple(entry["seeds"]), entry["sha256"], _digests(entry.get("conditioning")))
-                for entry in content["shards"]]
+        return [_record(entry) for entry in content["shards"]]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise OutputDirError(f"{path}: not a probflow sample manifest ({exc})") from exc
 
 
-def _digests(conditioning: object) -> tuple[str, ...] | None:
-    return None if conditioning is None else tuple(conditioning)
+def _record(entry: dict) -> ShardRecord:
+    """One manifest entry as a record; its conditioning, if any, must be one digest string per seed."""
+    seeds, conditioning = tuple(entry["seeds"]), entry.get("conditioning")
+    if conditioning is not None:
+        if (not isinstance(conditioning, list) or len(conditioning) != len(seeds)
+                or not all(isinstance(digest, str) for digest in conditioning)):
+            raise ValueError(f"shard {entry['file']!r}: conditioning must list one digest per seed "
+                             f"({len(seeds)}), got {conditioning!r:.80}")
+        conditioning = tuple(conditioning)
+    return ShardRecord(entry["file"], seeds, entry["sha256"], conditioning)
 
 
 def write_manifest(path: Path, records: Sequence[ShardRecord]) -> None:
