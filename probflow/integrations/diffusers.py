@@ -231,6 +231,7 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
         self.sigmas = torch.tensor([*planned, float(grid[-1])], dtype=torch.float64)
         self.timesteps = self.schedule.sigma_to_t(torch.tensor(planned, dtype=torch.float64)).to(
             device=device, dtype=torch.float32)
+        self._planned_timesteps = self.timesteps.tolist()  # read in step(): Python floats, no device reads
         self.num_inference_steps = len(planned)
         self._run, self._calls_made, self._scaled_for = None, 0, -1
 
@@ -261,7 +262,7 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
             return sample
         index = self._next_call(timestep)
         self._scaled_for = index
-        return broadcast_sigma(vp_input_scaling(batch_sigma(self._planned[index], sample)), sample) * sample
+        return _vp_scale(self._planned[index], sample) * sample
 
     def step(self, model_output: torch.Tensor, timestep: float | torch.Tensor, sample: torch.Tensor,
              generator: torch.Generator | Sequence[torch.Generator] | None = None,
@@ -309,7 +310,7 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
                                       f"to sample again")
         if timestep is not None:
             given = float(torch.as_tensor(timestep).reshape(-1)[0])
-            expected = float(self.timesteps[index])
+            expected = self._planned_timesteps[index]
             if not abs(given - expected) <= TIMESTEP_TOLERANCE * max(1.0, abs(expected)):
                 raise SchedulerStateError(f"got timestep {given:.6g}, but the next model call (call {index} of "
                                           f"{len(self._planned)}) is at timestep {expected:.6g}: step through "
@@ -321,22 +322,24 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
         state = sample.to(compute_dtype_for(sample.dtype))
         if self.config.sample_space == "ve":
             return state
-        return state / broadcast_sigma(vp_input_scaling(batch_sigma(self._planned[0], state)), state)
+        return state / _vp_scale(self._planned[0], state)
 
     def _pipeline_sample(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
         """The state of a model request as the pipeline holds it (the model's input in ``sample_space="vp"``,
         computed as :class:`~probflow.denoisers.DiscreteDDPM` computes it)."""
         if self.config.sample_space == "ve":
             return x
-        return broadcast_sigma(vp_input_scaling(batch_sigma(sigma, x)), x) * x
+        return _vp_scale(sigma, x) * x
 
     def _denoised(self, model_output: torch.Tensor, x: torch.Tensor, sigma: float) -> torch.Tensor:
         """``D = c_skip x + c_out F`` for the prediction type, as :class:`~probflow.denoisers.Preconditioning`."""
+        if not isinstance(model_output, torch.Tensor):
+            raise DenoiserOutputError(f"the model output must be a tensor, got {type(model_output).__name__}")
         if self.config.variance_type in LEARNED_VARIANCE:
             model_output = model_output[:, :x.shape[1]]
-        if not isinstance(model_output, torch.Tensor) or model_output.shape != x.shape:
-            shape = tuple(model_output.shape) if isinstance(model_output, torch.Tensor) else type(model_output).__name__
-            raise DenoiserOutputError(f"the model output has shape {shape} for a sample of shape {tuple(x.shape)}")
+        if model_output.shape != x.shape:
+            raise DenoiserOutputError(f"the model output has shape {tuple(model_output.shape)} for a sample of shape "
+                                      f"{tuple(x.shape)}")
         c_skip, c_out = output_scalings(self.config.prediction_type, batch_sigma(sigma, x))
         return broadcast_sigma(c_skip, x) * x + broadcast_sigma(c_out, x) * model_output.to(x.dtype)
 
@@ -446,6 +449,12 @@ def _is_flow_matching(config: Mapping[str, Any]) -> bool:
     multistep scheduler switched to flow sigmas or flow prediction."""
     return ("shift" in config or bool(config.get("use_flow_sigmas")) or config.get("prediction_type") ==
             "flow_prediction" or "FlowMatch" in str(config.get("_class_name", "")))
+
+
+def _vp_scale(sigma: float, like: torch.Tensor) -> torch.Tensor:
+    """``1 / sqrt(1 + sigma^2)`` broadcast against ``like``: the VE state times it is the VP sample (the model's
+    input), as :class:`~probflow.denoisers.DiscreteDDPM` computes it."""
+    return broadcast_sigma(vp_input_scaling(batch_sigma(sigma, like)), like)
 
 
 def _grid_ending_in_zero(sigmas: Sequence[float] | torch.Tensor) -> torch.Tensor:
