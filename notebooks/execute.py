@@ -97,8 +97,9 @@ def stale_cells(notebook) -> list[int]:
 
 
 def out_of_order_cells(notebook) -> list[int]:
-    """Indices of code cells whose execution count is not their position among the code cells (1, 2, 3, ...)."""
-    indices = [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    """Indices of code cells whose execution count is not their position among the code cells (1, 2, 3, ...).
+    Empty code cells are not counted: the kernel never runs them, so they have no execution count."""
+    indices = [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code" and cell.source.strip()]
     return [index for count, index in enumerate(indices, start=1)
             if notebook.cells[index].get("execution_count") != count]
 

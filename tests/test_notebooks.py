@@ -71,6 +71,9 @@ def test_execution_counts_must_follow_the_code_cells():
     assert execute.out_of_order_cells(notebook) == []
     notebook.cells[2].execution_count, notebook.cells[3].execution_count = 3, 2
     assert execute.out_of_order_cells(notebook) == [2, 3]
+    notebook.cells[2].execution_count, notebook.cells[3].execution_count = 2, 3
+    notebook.cells.insert(2, nbformat.v4.new_code_cell("  \n"))  # empty: nbclient skips it and gives it no count
+    assert execute.out_of_order_cells(notebook) == []
 
 
 @pytest.mark.parametrize(("source", "tags", "drawing"), [
