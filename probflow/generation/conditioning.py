@@ -2,9 +2,10 @@
 
 Row ``i`` of every per-sample entry (:mod:`probflow.conditioning`: a tensor of leading dimension ``len(seeds)``)
 belongs to ``seeds[i]`` and travels with that seed into whichever batch, rank and shard it is sampled in; other
-entries are shared by every sample. Each seed's conditioning is summarised by a digest (SHA-256 of its rows and the
-shared entries), recorded next to its sample, so that a resume, or a concurrent run, that asks for a done seed
-with other conditioning is refused instead of mixing samples of two conditionings.
+entries are shared by every sample. Each seed's conditioning is summarised by a digest (SHA-256 over the entries'
+own digests: of its rows, and of the shared entries, each hashed once), recorded next to its sample, so that a
+resume, or a concurrent run, that asks for a done seed with other conditioning is refused instead of mixing samples
+of two conditionings.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class SeedConditioning:
         self.model_kwargs = None if model_kwargs is None else dict(model_kwargs)
         self.count = len(seeds)
         self.rows = {seed: row for row, seed in enumerate(seeds)}
+        self._shared_digests: dict[str, bytes] = {}
         for key, value in (self.model_kwargs or {}).items():
             if not isinstance(value, (torch.Tensor, *PLAIN_VALUES)):
                 raise InvalidArgumentError(f"model_kwargs[{key!r}] is a {type(value).__name__}; generation records "
@@ -56,14 +58,20 @@ class SeedConditioning:
         return [self._digest(self.rows[seed]) for seed in seeds]
 
     def _digest(self, row: int) -> str:
-        # A per-sample row is hashed as the one-row slice the network sees, so that a one-row entry digests alike
-        # whether the request's seed count makes it per-sample (one seed) or shared (several).
+        # Over the sorted keys, each entry's own digest: a shared entry's is computed once (a large text embedding is
+        # not rehashed per seed), a per-sample entry's from the one-row slice the network sees, so that a one-row
+        # entry digests alike whether the request's seed count makes it per-sample (one seed) or shared (several).
         digest = hashlib.sha256()
         for key in sorted(self.model_kwargs):
             value = self.model_kwargs[key]
-            digest.update(key.encode() + b"\0")
-            digest.update(_value_bytes(value[row:row + 1] if is_per_sample(value, self.count) else value))
+            entry = _entry_digest(value[row:row + 1]) if is_per_sample(value, self.count) else self._shared_digest(key)
+            digest.update(key.encode() + b"\0" + entry)
         return digest.hexdigest()
+
+    def _shared_digest(self, key: str) -> bytes:
+        if key not in self._shared_digests:
+            self._shared_digests[key] = _entry_digest(self.model_kwargs[key])
+        return self._shared_digests[key]
 
     def check_recorded(self, seeds: Sequence[int], recorded: Mapping[int, str | None]) -> None:
         """:class:`OutputDirError` if a seed in ``recorded`` (done: seed -> its recorded digest) was sampled with
@@ -74,6 +82,11 @@ class SeedConditioning:
                 raise OutputDirError(f"seed {seed} is already in the output directory, sampled with other "
                                      f"conditioning (model_kwargs) than it is given now; use a new output directory "
                                      f"or the same model_kwargs")
+
+
+def _entry_digest(value: object) -> bytes:
+    """SHA-256 of :func:`_value_bytes`."""
+    return hashlib.sha256(_value_bytes(value)).digest()
 
 
 def _value_bytes(value: object) -> bytes:
