@@ -10,11 +10,14 @@ import warnings
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 import probflow
 from probflow.calibration import (
     Schedule, ScheduleMismatchWarning, calibrate, family_sigmas, point_parameters, point_sigmas, teach,
 )
+from probflow.calibration.search import middle_geometric_mean
 from probflow.denoisers import GaussianMixture
 from probflow.solvers import Euler, ExponentialAdams
 
@@ -102,6 +105,20 @@ def test_grid_parameterisations_are_each_others_inverse_and_decrease():
     theta = torch.randn(9, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 3
     grid = point_sigmas(theta, 80.0)
     assert bool((grid[1:] < grid[:-1]).all()) and float(grid[0]) == 80.0 and float(grid[-1]) == 0.0
+
+
+@given(st.lists(st.floats(1e-6, 1.0), min_size=1, max_size=64), st.floats(1e-30, 1e6))
+def test_the_objective_ignores_how_far_the_best_and_worst_paths_go(errors, extreme):
+    """A quarter of the paths at each end of the ranking do not count: driving the best path's error to 0 or
+    blowing up the worst path's does not move the objective, which is the geometric mean of the middle paths."""
+    errors = torch.tensor(sorted(errors), dtype=torch.float64)
+    value = float(middle_geometric_mean(errors[torch.randperm(len(errors), generator=torch.Generator().manual_seed(0))]))
+    drop = min(len(errors) // 4, (len(errors) - 1) // 2)
+    assert value == pytest.approx(math.exp(float(errors[drop:len(errors) - drop].log().mean())), rel=1e-12)
+    if drop:
+        pushed = errors.clone()
+        pushed[0], pushed[-1] = min(float(errors[0]), extreme), max(float(errors[-1]), extreme)
+        assert float(middle_geometric_mean(pushed)) == pytest.approx(value, rel=1e-12)
 
 
 def test_bad_calibration_input_is_a_clear_error():
