@@ -155,4 +155,5 @@ def _sample_on_schedule(denoiser, noise: torch.Tensor, schedule: Schedule, *, nf
         raise SolverConfigError(f"the schedule was calibrated for nfe={schedule.nfe}, not nfe={nfe}")
     if check:
         schedule.check_denoiser(denoiser, noise.shape[1:], noise.device)
-    return solve(denoiser, schedule.solver, noise * schedule.sigma_max, schedule.sigmas, **options).x
+    return solve(schedule.denoiser(denoiser), schedule.solver, noise * schedule.sigma_max, schedule.sigmas,
+                 **options).x

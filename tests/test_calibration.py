@@ -17,7 +17,7 @@ import probflow
 from probflow.calibration import (
     Schedule, ScheduleMismatchWarning, calibrate, family_sigmas, point_parameters, point_sigmas, teach,
 )
-from probflow.calibration.search import middle_geometric_mean
+from probflow.calibration.search import trimmed_geometric_mean
 from probflow.denoisers import GaussianMixture
 from probflow.solvers import Euler, ExponentialAdams
 
@@ -107,18 +107,22 @@ def test_grid_parameterisations_are_each_others_inverse_and_decrease():
     assert bool((grid[1:] < grid[:-1]).all()) and float(grid[0]) == 80.0 and float(grid[-1]) == 0.0
 
 
-@given(st.lists(st.floats(1e-6, 1.0), min_size=1, max_size=64), st.floats(1e-30, 1e6))
-def test_the_objective_ignores_how_far_the_best_and_worst_paths_go(errors, extreme):
-    """A quarter of the paths at each end of the ranking do not count: driving the best path's error to 0 or
-    blowing up the worst path's does not move the objective, which is the geometric mean of the middle paths."""
+@given(st.lists(st.floats(1e-6, 1.0), min_size=1, max_size=64), st.floats(0.0, 1e-6), st.floats(1.0, 10.0))
+def test_the_objective_ignores_the_best_paths_but_not_the_worst(errors, smaller, factor):
+    """The quarter of the paths with the smallest errors does not count: driving the best path's error to 0 does not
+    move the objective, the geometric mean of the others; making the worst path's error larger raises it."""
     errors = torch.tensor(sorted(errors), dtype=torch.float64)
-    value = float(middle_geometric_mean(errors[torch.randperm(len(errors), generator=torch.Generator().manual_seed(0))]))
-    drop = min(len(errors) // 4, (len(errors) - 1) // 2)
-    assert value == pytest.approx(math.exp(float(errors[drop:len(errors) - drop].log().mean())), rel=1e-12)
+    value = float(trimmed_geometric_mean(errors[torch.randperm(len(errors), generator=torch.Generator().manual_seed(0))]))
+    drop = min(len(errors) // 4, len(errors) - 1)
+    assert value == pytest.approx(math.exp(float(errors[drop:].log().mean())), rel=1e-12)
+    pushed = errors.clone()
+    pushed[-1] *= factor
+    assert float(trimmed_geometric_mean(pushed)) == pytest.approx(value * factor ** (1 / (len(errors) - drop)),
+                                                                  rel=1e-12)
     if drop:
-        pushed = errors.clone()
-        pushed[0], pushed[-1] = min(float(errors[0]), extreme), max(float(errors[-1]), extreme)
-        assert float(middle_geometric_mean(pushed)) == pytest.approx(value, rel=1e-12)
+        pushed[0] = smaller
+        assert float(trimmed_geometric_mean(pushed)) == pytest.approx(value * factor ** (1 / (len(errors) - drop)),
+                                                                      rel=1e-12)
 
 
 def test_bad_calibration_input_is_a_clear_error():

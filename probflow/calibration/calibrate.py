@@ -5,9 +5,11 @@ it was not fitted on.
    (``heldout`` of them, at least one).
 2. The teacher (:mod:`.teacher`) solves every path to sigma = 0 with high accuracy, once for all budgets.
 3. For each budget, each candidate solver's grid family is fitted on the fit paths, the grids of the
-   :data:`REFINED_FAMILIES` best candidates are refined point by point and the lower fit objective is kept
-   (:mod:`.search`), all within ``max_calls`` per-sample denoiser calls (the teacher's calls are counted apart, once,
-   in the first budget).
+   :data:`REFINED_FAMILIES` best candidates are refined point by point and the lower fit objective is kept; then
+   (``shift_noise_levels``, the default) the kept grid is refined together with the noise level the denoiser is told
+   at each grid point (:mod:`.noise_levels`), kept if its fit objective is lower (:mod:`.search`). All of it runs
+   within ``max_calls`` per-sample denoiser calls (the teacher's calls are counted apart, once, in the first
+   budget).
 4. Validation: the median per-sample RMS error to the teacher on the held-out paths, of the calibrated sampler and
    of ``probflow.sample``'s default (:func:`probflow.recommended`) on the same paths. A calibrated sampler whose
    held-out error is not below the default's is never returned: the default is, with ``info["fallback"]`` saying so.
@@ -23,9 +25,11 @@ import torch
 from tqdm.auto import tqdm
 
 from probflow.calibration.fingerprint import fingerprint
+from probflow.calibration.noise_levels import ShiftedNoiseLevels
 from probflow.calibration.schedule import Schedule
 from probflow.calibration.search import (
     FAMILY_STARTS, Budget, Objective, SearchResult, adam, best_start, family_sigmas, point_parameters, point_sigmas,
+    shifted_point_sigmas,
 )
 from probflow.calibration.teacher import Teacher, per_sample_rms, teach
 from probflow.conditioning import select_rows
@@ -45,6 +49,9 @@ FAMILY_SHARE = 0.4
 #: How many of the best-fitting candidates have every point of their grid refined (each with an equal share of the
 #: rest of the budget); the one with the lowest fit objective after refinement is kept.
 REFINED_FAMILIES = 2
+#: Share of a budget's calls kept for refining the grid together with the told noise levels (what the point
+#: refinement leaves unspent goes there too).
+SHIFT_SHARE = 0.3
 
 
 def default_candidates(nfe: int) -> list[Solver]:
@@ -71,6 +78,7 @@ def calibrate(
     teacher_steps: int = 256,
     seed: int = 0,
     model_kwargs: Mapping[str, object] | None = None,
+    shift_noise_levels: bool = True,
     progress: bool = False,
 ) -> Schedule | dict[int, Schedule]:
     """Calibrate a :class:`~probflow.calibration.Schedule` for ``denoiser`` at each budget in ``nfe`` (module docstring).
@@ -78,7 +86,8 @@ def calibrate(
     ``noise`` holds ``K >= 4`` standard-normal draws ``[K, ...]`` (sampling starts at ``noise * sigma_max``);
     ``solvers`` the candidate solvers (default :func:`default_candidates`); ``max_calls`` the per-sample denoiser
     calls each budget's search may spend (default :data:`DEFAULT_MAX_CALLS`; forward and backward passes count).
-    ``model_kwargs`` are passed to every call (per-sample tensors follow their paths). Returns a
+    ``model_kwargs`` are passed to every call (per-sample tensors follow their paths). ``shift_noise_levels=False``
+    fits the grid alone, for samplers that take nothing but a sigma grid (:class:`Schedule`). Returns a
     :class:`~probflow.calibration.Schedule` for one budget, a ``{nfe: Schedule}`` dict for several.
     """
     budgets = [nfe] if isinstance(nfe, int) else list(nfe)
@@ -107,7 +116,8 @@ def calibrate(
     schedules = {}
     for position, budget in enumerate(tqdm(budgets, desc="calibrate", disable=not progress)):
         budget_started = time.perf_counter()
-        schedule = _calibrate_budget(context, budget, candidates or default_candidates(budget), max_calls)
+        schedule = _calibrate_budget(context, budget, candidates or default_candidates(budget), max_calls,
+                                     shift_noise_levels)
         info = dict(schedule.info)
         info["calls"]["teacher"] = teacher.calls if position == 0 else 0
         info["calls"]["total"] = sum(value for key, value in info["calls"].items() if key != "total")
@@ -116,7 +126,7 @@ def calibrate(
                     fingerprint=recorded_fingerprint, split_seed=int(seed), sigma_max=sigma_max,
                     paths={"fit": len(fit), "heldout": len(held)}, teacher=teacher.record(),
                     probflow_version=_version())
-        schedules[budget] = Schedule(schedule.grid, schedule.solver, schedule.nfe, info)
+        schedules[budget] = Schedule(schedule.grid, schedule.solver, schedule.nfe, info, schedule.model_grid)
     return schedules[budgets[0]] if isinstance(nfe, int) else schedules
 
 
@@ -135,25 +145,35 @@ class _Context:
     def objective(self, solver: Solver, budget: Budget) -> Objective:
         return Objective(self.denoiser, solver, self.fit_states, self.fit_teacher, budget, self.fit_kwargs)
 
-    def heldout_error(self, solver: Solver, sigmas: torch.Tensor) -> tuple[float, int]:
+    def heldout_error(self, solver: Solver, sigmas: torch.Tensor,
+                      log_shifts: torch.Tensor | None = None) -> tuple[float, int]:
         """Median per-sample RMS error to the teacher on the held-out paths, and its calls."""
-        solution = solve(self.denoiser, solver, self.held_states, sigmas, model_kwargs=self.held_kwargs)
+        denoiser = self.denoiser if log_shifts is None else ShiftedNoiseLevels(self.denoiser, sigmas, log_shifts)
+        solution = solve(denoiser, solver, self.held_states, sigmas, model_kwargs=self.held_kwargs)
         return float(per_sample_rms(solution.x, self.held_teacher).median()), solution.nfe * len(self.held_states)
 
 
-def _calibrate_budget(context: _Context, nfe: int, candidates: list[Solver], max_calls: int) -> Schedule:
+def _calibrate_budget(context: _Context, nfe: int, candidates: list[Solver], max_calls: int,
+                      shift_noise_levels: bool) -> Schedule:
     family_budgets = [Budget(int(FAMILY_SHARE * max_calls / len(candidates))) for _ in candidates]
     fitted = [(solver, _fit_family(context, solver, nfe, budget)) for solver, budget in zip(candidates, family_budgets)]
     family_calls = sum(budget.spent for budget in family_budgets)
     finalists = sorted(fitted, key=lambda pair: pair[1].loss)[:REFINED_FAMILIES]
-    point_budgets = [Budget((max_calls - family_calls) // len(finalists)) for _ in finalists]
+    reserved = int(SHIFT_SHARE * max_calls) if shift_noise_levels else 0
+    point_budgets = [Budget(max(0, max_calls - family_calls - reserved) // len(finalists)) for _ in finalists]
     refined = [(solver, _refine_points(context, solver, family, budget))
                for (solver, family), budget in zip(finalists, point_budgets)]
     solver, refined = min(refined, key=lambda pair: pair[1].loss)
+    search_calls = family_calls + sum(budget.spent for budget in point_budgets)
+    grid_only_loss = refined.loss
+    if shift_noise_levels:
+        shift_budget = Budget(max_calls - search_calls)
+        refined = _shift_noise_levels(context, solver, refined, shift_budget)
+        search_calls += shift_budget.spent
     family = dict(fitted)[solver]
     default = recommended(nfe)
     default_sigmas = default.sigmas(context.sigma_max)
-    calibrated_error, calibrated_calls = context.heldout_error(solver, refined.sigmas)
+    calibrated_error, calibrated_calls = context.heldout_error(solver, refined.sigmas, refined.log_shifts)
     default_error, default_calls = context.heldout_error(default.solver, default_sigmas)
     fallback = not calibrated_error < default_error
     info = {
@@ -164,22 +184,35 @@ def _calibrate_budget(context: _Context, nfe: int, candidates: list[Solver], max
         "calibrated_heldout_error": calibrated_error,
         "default_heldout_error": default_error,
         "fit_objective": refined.loss,
+        "grid_only_fit_objective": grid_only_loss,
+        "shifted_noise_levels": refined.log_shifts is not None and not fallback,
         "candidates": {candidate.spec: loss for candidate, loss in ((s, r.loss) for s, r in fitted)},
         "iterations": {"family": family.iterations, "points": refined.iterations},
-        "calls": {"search": family_calls + sum(budget.spent for budget in point_budgets),
+        "calls": {"search": search_calls,
                   "validation": calibrated_calls + default_calls},
         "default": default.config(),
     }
     if fallback:
         return Schedule(tuple(default_sigmas.tolist()), default.solver, nfe, info)
-    return Schedule(tuple(refined.sigmas.tolist()), solver, nfe, info)
+    told = None if refined.log_shifts is None else tuple((refined.sigmas[:-1] * refined.log_shifts.exp()).tolist())
+    return Schedule(tuple(refined.sigmas.tolist()), solver, nfe, info, told)
+
+
+def _shift_noise_levels(context: _Context, solver: Solver, refined: SearchResult, budget: Budget) -> SearchResult:
+    """Every point of the grid and the noise level told at each but the first, by Adam from the refined grid told
+    its own noise levels; the refined grid if nothing better."""
+    gaps = point_parameters(refined.sigmas)
+    start = torch.cat([gaps, torch.zeros_like(gaps)])
+    shifted = adam(context.objective(solver, budget), lambda parameters: shifted_point_sigmas(parameters,
+                   context.sigma_max), start, iterations=300, learning_rate=0.05, patience=25)
+    return shifted if shifted.loss < refined.loss else refined
 
 
 def _refine_points(context: _Context, solver: Solver, family: SearchResult, budget: Budget) -> SearchResult:
     """Every point of a fitted family grid, by Adam on the log-sigma gaps; the family grid if nothing better."""
     if len(family.sigmas) <= 2:
         return family
-    refined = adam(context.objective(solver, budget), lambda theta: point_sigmas(theta, context.sigma_max),
+    refined = adam(context.objective(solver, budget), lambda theta: (point_sigmas(theta, context.sigma_max), None),
                    point_parameters(family.sigmas), iterations=300, learning_rate=0.05, patience=25)
     return refined if refined.loss < family.loss else family
 
@@ -197,7 +230,7 @@ def _fit_family(context: _Context, solver: Solver, nfe: int, budget: Budget) -> 
     grids = [family_sigmas(start, steps, context.sigma_max) for start in starts]
     index, start_loss = best_start(objective, grids, Budget(budget.limit // 2))
     start, start_grid = starts[index], grids[index]
-    result = adam(objective, lambda parameters: family_sigmas(parameters, steps, context.sigma_max), start,
+    result = adam(objective, lambda parameters: (family_sigmas(parameters, steps, context.sigma_max), None), start,
                   iterations=60, learning_rate=0.1)
     if result.loss > start_loss:
         return SearchResult(start_grid, start, start_loss)

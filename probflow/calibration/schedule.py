@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from probflow.calibration.fingerprint import warn_if_other_model
+from probflow.calibration.noise_levels import ShiftedNoiseLevels
 from probflow.errors import InvalidArgumentError, MissingFileError, SolverConfigError
 from probflow.files import write_text
 from probflow.solvers.base import Solver
@@ -28,13 +29,20 @@ class Schedule:
     ``info`` records how it was made: held-out errors of the schedule and of the default, calls spent, wall time,
     seeds, the teacher's accuracy, the probflow version, and a fingerprint of the denoiser's outputs on fixed probe
     inputs (:mod:`probflow.calibration.fingerprint`), so that using a schedule with another model warns.
-    ``sigmas.tolist()`` is what k-diffusion's samplers and diffusers' ``set_timesteps(sigmas=...)`` take.
+
+    ``model_grid``, when not ``None``, holds the noise level the denoiser is *told* at each positive grid point
+    (:mod:`probflow.calibration.noise_levels`); :meth:`denoiser` wraps a model so that it is. ``probflow.sample``
+    applies it. Elsewhere: ``sigmas.tolist()`` is what k-diffusion's samplers and diffusers'
+    ``set_timesteps(sigmas=...)`` take, and in k-diffusion ``schedule.denoiser(model)`` is the model to pass with
+    it; a sampler given only the sigmas of a schedule with ``model_grid`` runs without its shifts
+    (``calibrate(..., shift_noise_levels=False)`` makes a plain grid).
     """
 
     grid: tuple[float, ...]
     solver: Solver
     nfe: int
     info: Mapping[str, Any] = field(default_factory=dict)
+    model_grid: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         sigmas = validate_sigmas(list(self.grid))
@@ -47,11 +55,29 @@ class Schedule:
             raise SolverConfigError(f"{self.solver.name} needs {self.solver.nfe(len(self.grid) - 1)} calls on this "
                                     f"grid, more than the schedule's nfe={self.nfe}")
         object.__setattr__(self, "info", dict(self.info))
+        if self.model_grid is not None:
+            told = [float(sigma) for sigma in self.model_grid]
+            if len(told) != len(self.grid) - 1 or not all(math.isfinite(s) and s > 0 for s in told):
+                raise InvalidArgumentError(f"model_grid needs one positive finite noise level per positive grid point "
+                                           f"({len(self.grid) - 1}), got {self.model_grid!r}")
+            object.__setattr__(self, "model_grid", tuple(told))
 
     @property
     def sigmas(self) -> torch.Tensor:
         """The grid as a float64 tensor ending in 0."""
         return torch.tensor(self.grid, dtype=torch.float64)
+
+    @property
+    def model_sigmas(self) -> torch.Tensor:
+        """The noise level the denoiser is told at each positive grid point (float64): ``model_grid``, or the grid's
+        own points for a plain grid. ``ProbflowScheduler``'s ``model_sigmas`` takes its ``tolist()``."""
+        return torch.tensor(self.grid[:-1] if self.model_grid is None else self.model_grid, dtype=torch.float64)
+
+    def denoiser(self, denoiser):
+        """``denoiser`` as this schedule runs it: told :attr:`model_sigmas` at the grid points, or unchanged."""
+        if self.model_grid is None:
+            return denoiser
+        return ShiftedNoiseLevels(denoiser, self.sigmas, (self.model_sigmas / self.sigmas[:-1]).log())
 
     @property
     def sigma_max(self) -> float:
@@ -66,15 +92,17 @@ class Schedule:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Schedule):
             return NotImplemented
-        return (self.grid, self.solver, self.nfe, _canonical(self.info)) == (
-            other.grid, other.solver, other.nfe, _canonical(other.info))
+        return (self.grid, self.model_grid, self.solver, self.nfe, _canonical(self.info)) == (
+            other.grid, other.model_grid, other.solver, other.nfe, _canonical(other.info))
 
     __hash__ = None
 
     def to_json(self) -> dict[str, Any]:
-        """The schedule as JSON values: the grid, the solver's spec and full configuration, nfe and info."""
+        """The schedule as JSON values: the grid (and the noise levels the model is told, if shifted), the solver's
+        spec and full configuration, nfe and info."""
+        told = {} if self.model_grid is None else {"model_sigmas": list(self.model_grid)}
         return {"format": FORMAT, "nfe": self.nfe, "solver": self.solver.spec, "solver_config": self.solver.config(),
-                "sigmas": list(self.grid), "info": dict(self.info)}
+                "sigmas": list(self.grid), **told, "info": dict(self.info)}
 
     def save(self, path: str | Path) -> Path:
         """Write the schedule as JSON a person can read (atomically); floats round-trip exactly."""
@@ -99,7 +127,9 @@ class Schedule:
             raise InvalidArgumentError(f"{source}: not a probflow schedule (format {FORMAT!r} expected)")
         try:
             solver = get_solver(content["solver"])
-            return cls(tuple(content["sigmas"]), solver, content["nfe"], content.get("info", {}))
+            told = content.get("model_sigmas")
+            return cls(tuple(content["sigmas"]), solver, content["nfe"], content.get("info", {}),
+                       None if told is None else tuple(told))
         except KeyError as exc:
             raise InvalidArgumentError(f"{source}: the schedule lacks {exc}") from exc
 
