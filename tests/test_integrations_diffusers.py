@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import probflow
+from probflow.calibration import ShiftedNoiseLevels
 from probflow.denoisers import ClassifierFreeGuidance, DiscreteDDPM, from_diffusers
 from probflow.errors import (
     DenoiserConfigError, InvalidArgumentError, MissingDependencyError, SchedulerStateError, SolverConfigError,
@@ -380,3 +381,42 @@ def test_without_diffusers_the_integration_says_what_to_install(monkeypatch):
 def test_probflow_scheduler_and_solve_use_the_same_solver_objects():
     scheduler = scheduler_for(solver=DPMSolverPP(2))
     assert scheduler.solver == DPMSolverPP(2) and scheduler.config.solver == DPMSolverPP(2).spec
+
+
+@pytest.mark.parametrize("sample_space", ["vp", "ve"])
+def test_told_noise_levels_run_in_a_pipeline_as_in_solve(sample_space):
+    """A calibrated schedule's grid and told noise levels in the config: the pipeline loop equals ``probflow.solve``
+    of the shifted denoiser in float64, and differs from the unshifted run."""
+    dtype = torch.float64
+    grid = probflow.schedules.karras(6, 0.05, 60.0)
+    shifts = torch.tensor([0.0, 0.2, -0.3, 0.1, 0.25, -0.15], dtype=dtype)
+    told = (grid[:-1] * shifts.exp()).tolist()
+    scheduler = scheduler_for("v_prediction", solver="exp_adams", sample_space=sample_space, sigmas=grid.tolist(),
+                              model_sigmas=told)
+    scheduler.set_timesteps(6)
+    model = tiny.unet(dtype)
+    noise = torch.randn(2, *SHAPE, generator=torch.Generator().manual_seed(5), dtype=dtype)
+    latents = pipeline_loop(model, scheduler, noise)
+    start = vp_start(noise, 60.0) if sample_space == "vp" else noise * 60.0
+    denoiser = from_diffusers(model, scheduler)
+    expected = probflow.solve(ShiftedNoiseLevels(denoiser, grid, shifts), "exp_adams", start, grid).x
+    plain = probflow.solve(denoiser, "exp_adams", start, grid).x
+    assert scheduler.timesteps.tolist() == pytest.approx(scheduler.schedule.sigma_to_t(torch.tensor(told)).tolist())
+    assert_close(latents, expected, TOLERANCE[dtype])
+    assert float((expected - plain).abs().max()) > 1e-3
+
+
+def test_told_noise_levels_are_checked():
+    grid = [60.0, 5.0, 0.5, 0.0]
+    with pytest.raises(InvalidArgumentError, match="one positive finite noise level per positive grid point"):
+        scheduler_for(solver="exp_adams", sigmas=grid, model_sigmas=[60.0, 5.0])
+    with pytest.raises(InvalidArgumentError, match="needs the grid as sigmas"):
+        scheduler_for(solver="exp_adams", model_sigmas=[60.0, 5.0, 0.5])
+    scheduler = scheduler_for(solver="exp_adams", sigmas=grid, model_sigmas=[70.0, 5.5, 0.4])
+    with pytest.raises(InvalidArgumentError, match="right only at the grid's own first level"):
+        scheduler.set_timesteps(3)
+    scheduler = scheduler_for(solver="exp_adams", sigmas=grid, model_sigmas=[60.0, 5.5, 0.4])
+    with pytest.raises(InvalidArgumentError, match="takes no other grid"):
+        scheduler.set_timesteps(sigmas=[50.0, 1.0, 0.0])
+    with pytest.raises(UnsupportedSolverError, match="between grid points"):
+        scheduler_for(solver="rk:midpoint", sigmas=grid, model_sigmas=[60.0, 5.5, 0.4]).set_timesteps(6)

@@ -21,6 +21,8 @@ and the model output ``F`` becomes ``D = c_skip x + c_out F`` for the config's `
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from types import GeneratorType
@@ -96,7 +98,11 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
     * ``sigma_min``, ``sigma_max`` (default: the model's range ``sigma_0``, ``sigma_{N-1}``) and ``rho`` (default
       7) of the default grids (the recommended grid ends at its own ``sigma_min``, or the model's if that is
       larger); ``sigmas``: a fixed grid used by every ``set_timesteps`` (for pipelines that cannot
-      pass one, e.g. a calibrated :class:`~probflow.calibration.Schedule`'s ``sigmas.tolist()``).
+      pass one, e.g. a calibrated :class:`~probflow.calibration.Schedule`'s ``sigmas.tolist()``);
+      ``model_sigmas``: with ``sigmas``, the noise level the model is *told* at each positive grid point (a
+      calibrated schedule's ``model_sigmas.tolist()``, :mod:`probflow.calibration.noise_levels`): the model's
+      timestep, its input scaling and the conversion of its output use it, while the solver integrates on
+      ``sigmas``. Every call must then be at a grid point, and ``set_timesteps`` takes no other grid.
     * ``sample_space``: the state the pipeline holds between calls.
 
       - ``"vp"`` (default): the model's own input ``x_vp = x / sqrt(1 + sigma^2)``, as DDPM/DDIM/DPM-Solver
@@ -140,6 +146,7 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
         sigma_max: float | None = None,
         rho: float | None = None,
         sigmas: Sequence[float] | None = None,
+        model_sigmas: Sequence[float] | None = None,
     ):
         if sample_space not in SAMPLE_SPACES:
             raise InvalidArgumentError(f"sample_space must be one of {SAMPLE_SPACES}, got {sample_space!r}")
@@ -149,6 +156,8 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
             _check_one_call_per_step(solver)
         if sigmas is not None:
             self.register_to_config(sigmas=[float(sigma) for sigma in _grid_ending_in_zero(sigmas)])
+        if model_sigmas is not None:
+            self.register_to_config(model_sigmas=_told_levels(model_sigmas, self.config.sigmas))
         training = DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_start=beta_start, beta_end=beta_end,
                                  beta_schedule=beta_schedule, trained_betas=trained_betas,
                                  rescale_betas_zero_snr=rescale_betas_zero_snr)
@@ -169,6 +178,7 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
         self.num_inference_steps: int | None = None
         self._run: _Run | None = None
         self._planned: list[float] = []
+        self._told: list[float] = []
         self._calls_made = 0
         self._scaled_for = -1
 
@@ -221,19 +231,40 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
                                        f"{given or 'none'}")
         if timesteps is not None:
             sigmas = self.schedule.t_to_sigma(torch.as_tensor(timesteps, dtype=torch.float64)).tolist()
+        if sigmas is not None and self.config.model_sigmas is not None:
+            raise InvalidArgumentError("this scheduler tells the model calibrated noise levels at the grid points of "
+                                       "its configured sigmas; it takes no other grid in set_timesteps")
         solver, grid = self._solver_and_grid(num_inference_steps, sigmas)
         planned = plan_calls(solver, grid)
         if num_inference_steps is not None and len(planned) > num_inference_steps:
             raise SolverConfigError(f"the configured grid needs {len(planned)} model calls with {solver.name}, more "
                                     f"than num_inference_steps={num_inference_steps}")
         self.solver, self.grid_sigmas, self._planned = solver, grid, planned
+        self._told = self._told_at(planned, grid)
         self.order = solver.calls_per_step
         self.sigmas = torch.tensor([*planned, float(grid[-1])], dtype=torch.float64)
-        self.timesteps = self.schedule.sigma_to_t(torch.tensor(planned, dtype=torch.float64)).to(
+        self.timesteps = self.schedule.sigma_to_t(torch.tensor(self._told, dtype=torch.float64)).to(
             device=device, dtype=torch.float32)
         self._planned_timesteps = self.timesteps.tolist()  # read in step(): Python floats, no device reads
         self.num_inference_steps = len(planned)
         self._run, self._calls_made, self._scaled_for = None, 0, -1
+
+    def _told_at(self, planned: list[float], grid: torch.Tensor) -> list[float]:
+        """The noise level the model is told at each planned call: the call's own, or the configured one of its
+        grid point."""
+        if self.config.model_sigmas is None:
+            return list(planned)
+        told = dict(zip(grid[:-1].tolist(), self.config.model_sigmas))
+        off_grid = [sigma for sigma in planned if sigma not in told]
+        if off_grid:
+            raise UnsupportedSolverError(f"{self.solver.name} calls the model between grid points (sigma="
+                                         f"{off_grid[0]:.6g}), where no told noise level is configured")
+        levels = [told[sigma] for sigma in planned]
+        if self.config.sample_space == "vp" and levels[0] != planned[0]:
+            raise InvalidArgumentError("in sample_space='vp' the pipeline's pure noise is the model's input at the "
+                                       "first call, which is right only at the grid's own first level: give "
+                                       "model_sigmas[0] = sigmas[0] (as calibrate does) or use sample_space='ve'")
+        return levels
 
     def _solver_and_grid(self, budget: int | None, sigmas: Sequence[float] | None) -> tuple[Solver, torch.Tensor]:
         if sigmas is None and self.config.sigmas is not None:
@@ -262,7 +293,7 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
             return sample
         index = self._next_call(timestep)
         self._scaled_for = index
-        return _vp_scale(self._planned[index], sample) * sample
+        return _vp_scale(self._told[index], sample) * sample
 
     def step(self, model_output: torch.Tensor, timestep: float | torch.Tensor, sample: torch.Tensor,
              generator: torch.Generator | Sequence[torch.Generator] | None = None,
@@ -281,8 +312,8 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
                 "step() got another sample than the prev_sample it returned: ProbflowScheduler integrates from its own "
                 "state, so a pipeline that edits the latents between calls (an inpainting blend) is not supported" +
                 ("; in sample_space='ve' pass the unscaled latents" if self.config.sample_space == "ve" else ""))
-        x, sigma = self._run.request
-        denoised = self._denoised(model_output, x, sigma)
+        x, _ = self._run.request
+        denoised = self._denoised(model_output, x, self._told[index])
         request = self._run.answer(denoised)
         self._calls_made += 1
         if request is None:
@@ -292,7 +323,7 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
                 raise UnsupportedSolverError(f"{self.solver.name} asked for the model at sigma={float(request[1]):.6g}"
                                              f" where its plan had {self._planned[index + 1]:.6g}: its calls depend "
                                              f"on the sample, not on the grid alone")
-            prev_sample = self._pipeline_sample(*request)
+            prev_sample = self._pipeline_sample(request[0], self._told[index + 1])
         prev_sample = prev_sample.to(sample.dtype)
         self._run.handed_out = prev_sample
         pred_original_sample = denoised.to(sample.dtype)
@@ -322,11 +353,11 @@ class ProbflowScheduler(SchedulerMixin, ConfigMixin):
         state = sample.to(compute_dtype_for(sample.dtype))
         if self.config.sample_space == "ve":
             return state
-        return state / _vp_scale(self._planned[0], state)
+        return state / _vp_scale(self._told[0], state)
 
     def _pipeline_sample(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
-        """The state of a model request as the pipeline holds it (the model's input in ``sample_space="vp"``,
-        computed as :class:`~probflow.denoisers.DiscreteDDPM` computes it)."""
+        """The state of a model request as the pipeline holds it (the model's input at the told noise level
+        ``sigma`` in ``sample_space="vp"``, computed as :class:`~probflow.denoisers.DiscreteDDPM` computes it)."""
         if self.config.sample_space == "ve":
             return x
         return _vp_scale(sigma, x) * x
@@ -455,6 +486,15 @@ def _vp_scale(sigma: float, like: torch.Tensor) -> torch.Tensor:
     """``1 / sqrt(1 + sigma^2)`` broadcast against ``like``: the VE state times it is the VP sample (the model's
     input), as :class:`~probflow.denoisers.DiscreteDDPM` computes it."""
     return broadcast_sigma(vp_input_scaling(batch_sigma(sigma, like)), like)
+
+
+def _told_levels(model_sigmas: Sequence[float], sigmas: Sequence[float] | None) -> list[float]:
+    """``model_sigmas`` as floats, checked: a positive finite level per positive point of the configured grid."""
+    told = [float(sigma) for sigma in model_sigmas]
+    if sigmas is None or len(told) != len(sigmas) - 1 or not all(math.isfinite(s) and s > 0 for s in told):
+        raise InvalidArgumentError(f"model_sigmas needs the grid as sigmas and one positive finite noise level per "
+                                   f"positive grid point, got {len(told)} for sigmas={sigmas}")
+    return told
 
 
 def _grid_ending_in_zero(sigmas: Sequence[float] | torch.Tensor) -> torch.Tensor:
