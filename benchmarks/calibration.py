@@ -69,10 +69,11 @@ class Row:
 
 
 def evaluate(problem: Problem, peers: Sequence[Method], budgets: Sequence[int], paths: int, max_calls: int | None,
-             reference_tolerance: float, cache_dir) -> list[Row]:
+             reference_tolerance: float, cache_dir, shift_noise_levels: bool = True) -> list[Row]:
     """Calibrate on ``paths`` draws of the calibration seed, then run everything on the evaluation noise."""
     calibration_noise = dataclasses.replace(problem, num_samples=paths).noise(seed=CALIBRATION_SEED)
-    schedules = probflow.calibrate(problem.denoiser, calibration_noise, list(budgets), max_calls=max_calls)
+    schedules = probflow.calibrate(problem.denoiser, calibration_noise, list(budgets), max_calls=max_calls,
+                                   shift_noise_levels=shift_noise_levels)
     gits = gits_calibrate(problem.denoiser, calibration_noise)
     noise = problem.noise()
     reference = cached_reference(problem, noise, reference_tolerance, cache_dir)
@@ -92,7 +93,7 @@ def evaluate(problem: Problem, peers: Sequence[Method], budgets: Sequence[int], 
         peer = min((p.name for p in peers), key=errors.__getitem__, default=None)
         rows.append(Row(problem.name, nfe, errors["calibrated"], errors["gits"], errors["default"],
                         errors[peer] if peer else math.nan, peer or "no peer", schedule.info["calls"]["total"],
-                        schedule.info["wall_time_s"], schedule.info["fallback"], schedule.solver.name))
+                        schedule.info["wall_time_s"], schedule.info["fallback"], _sampler_name(schedule)))
     return rows
 
 
@@ -133,7 +134,7 @@ def _median(values: Sequence[float]) -> float:
     return values[middle] if len(values) % 2 else 0.5 * (values[middle - 1] + values[middle])
 
 
-def digits_fid(samples: int, paths: int, max_calls: int | None) -> str:
+def digits_fid(samples: int, paths: int, max_calls: int | None, shift_noise_levels: bool = True) -> str:
     """``digits-edm`` calibrated at :data:`FID_BUDGETS`, and FID/KID of the calibrated, default and k-diffusion
     ``dpmpp_2m`` samplers (the same seeds), with the cost of each calibration."""
     from probflow.comparison import Scorer
@@ -141,7 +142,8 @@ def digits_fid(samples: int, paths: int, max_calls: int | None) -> str:
     denoiser = probflow.pretrained.load("digits-edm")
     calibration_noise = probflow.per_sample_noise(denoiser.shape, range(10**6, 10**6 + paths), dtype=torch.float64)
     started = time.perf_counter()
-    schedules = probflow.calibrate(denoiser, calibration_noise, list(FID_BUDGETS), max_calls=max_calls)
+    schedules = probflow.calibrate(denoiser, calibration_noise, list(FID_BUDGETS), max_calls=max_calls,
+                                   shift_noise_levels=shift_noise_levels)
     seconds = time.perf_counter() - started
     noise = probflow.per_sample_noise(denoiser.shape, range(samples))
     sampling = load_k_diffusion_sampling()
@@ -152,7 +154,7 @@ def digits_fid(samples: int, paths: int, max_calls: int | None) -> str:
     for nfe in FID_BUDGETS:
         schedule = schedules[nfe]
         runs = {
-            f"calibrated ({schedule.solver.name}{', default kept' if schedule.info['fallback'] else ''})":
+            f"calibrated ({_sampler_name(schedule)}{', default kept' if schedule.info['fallback'] else ''})":
                 lambda: probflow.sample(denoiser, noise, schedule=schedule),
             "default (probflow.sample)": lambda: probflow.sample(denoiser, noise, nfe=nfe),
             "k-diffusion dpmpp_2m, Karras": lambda: sampling.sample_dpmpp_2m(
@@ -165,6 +167,11 @@ def digits_fid(samples: int, paths: int, max_calls: int | None) -> str:
                     if label.startswith("calibrated") else "- | -")
             lines.append(f"| {nfe} | {label} | {_interval(score.fid)} | {_interval(score.kid, 4)} | {cost} |")
     return "\n".join(lines)
+
+
+def _sampler_name(schedule: probflow.Schedule) -> str:
+    """The solver's name, and whether the denoiser is told shifted noise levels."""
+    return schedule.solver.name + (", shifted levels" if schedule.model_grid is not None else "")
 
 
 def _interval(interval, digits: int = 2) -> str:
@@ -180,6 +187,8 @@ def main(argv: list[str] | None = None) -> str:
                                                       "probflow.calibration.DEFAULT_MAX_CALLS)")
     parser.add_argument("--fid", action="store_true", help="also calibrate digits-edm and score FID/KID")
     parser.add_argument("--fid-samples", type=int, default=1024, help="samples per FID/KID row (default: 1024)")
+    parser.add_argument("--grid-only", action="store_true",
+                        help="calibrate the grid alone (shift_noise_levels=False): schedules that are plain sigma grids")
     add_skip_peer_argument(parser)
     add_threads_option(parser)
     args = parser.parse_args(argv)
@@ -192,9 +201,11 @@ def main(argv: list[str] | None = None) -> str:
     with threads_for(0, args.threads):
         for problem in problems:
             rows += evaluate(problem, peers, budgets, paths, max_calls, 1e-6 if args.smoke else REFERENCE_TOLERANCE,
-                             None if args.smoke else CACHE_DIR)
-        fid_section = digits_fid(args.fid_samples, paths, max_calls) if args.fid else None
-    header = with_skipped_peers(f"Machine: {machine_description()}; {time.perf_counter() - start:.0f} s",
+                             None if args.smoke else CACHE_DIR, shift_noise_levels=not args.grid_only)
+        fid_section = (digits_fid(args.fid_samples, paths, max_calls, shift_noise_levels=not args.grid_only)
+                       if args.fid else None)
+    mode = "; grid only (shift_noise_levels=False)" if args.grid_only else ""
+    header = with_skipped_peers(f"Machine: {machine_description()}; {time.perf_counter() - start:.0f} s{mode}",
                                 args.skip_peer)
     sections = [header, "### Summary per budget\n\n" + summary(rows, budgets),
                 "### Every cell (held-out errors on the evaluation noise)\n\n" + results_table(rows)]

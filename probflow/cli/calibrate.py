@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--solvers", help="candidate solver specs separated by ';' (default: exponential Adams forms)")
     parser.add_argument("--sigma-max", type=float, default=80.0, help="starting sigma (default: 80)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fit/held-out split (default: 0)")
+    parser.add_argument("--grid-only", action="store_true",
+                        help="fit the sigma grid alone, without the noise levels the model is told at each grid point: "
+                             "a plain grid for samplers that take nothing but sigmas")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_threads_option(parser)
     parser.set_defaults(handler=run)
@@ -64,13 +67,13 @@ def run(args: argparse.Namespace) -> int:
     with threads_for(args.num_paths * math.prod(shape), args.threads):
         schedules = calibrate(denoiser, noise, budgets, solvers=solvers, sigma_max=args.sigma_max,
                               max_calls=args.max_calls, teacher_steps=args.teacher_steps, seed=args.seed,
-                              progress=not args.no_progress)
+                              shift_noise_levels=not args.grid_only, progress=not args.no_progress)
     rows = [("nfe", "solver", "held-out error", "default", "ratio", "calls", "time (s)", "file")]
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", label)
     for nfe, schedule in schedules.items():
         path = schedule.save(args.out / f"{stem}.nfe{nfe}.json")
         info = schedule.info
-        note = " (default kept)" if info["fallback"] else ""
+        note = " (default kept)" if info["fallback"] else ", shifted levels" if schedule.model_grid else ""
         rows.append((str(nfe), schedule.solver.name + note, f"{info['heldout_error']:.3e}",
                      f"{info['default_heldout_error']:.3e}",
                      f"{info['heldout_error'] / info['default_heldout_error']:.2f}", str(info["calls"]["total"]),
