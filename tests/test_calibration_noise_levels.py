@@ -106,3 +106,18 @@ def test_fitting_the_told_noise_levels_beats_the_grid_alone_on_fresh_noise():
         return float((x - exact).pow(2).mean(dim=1).sqrt().median())
 
     assert error(shifted) < 0.5 * error(grid_only)
+
+
+def test_the_command_line_calibrates_told_levels_by_default_and_a_plain_grid_with_grid_only(tmp_path, capsys):
+    from probflow.cli import main
+
+    common = ["calibrate", "--model", "digits-edm", "--nfe", "3", "--num-paths", "4", "--max-calls", "300",
+              "--teacher-steps", "8", "--no-progress"]
+    assert main([*common, "--out", str(tmp_path / "told")]) == 0
+    assert main([*common, "--grid-only", "--out", str(tmp_path / "plain")]) == 0
+    told = Schedule.load(tmp_path / "told" / "digits-edm.nfe3.json")
+    plain = Schedule.load(tmp_path / "plain" / "digits-edm.nfe3.json")
+    assert plain.model_grid is None and "model_sigmas" not in json.loads(
+        (tmp_path / "plain" / "digits-edm.nfe3.json").read_text())
+    assert told.info["shifted_noise_levels"] == (told.model_grid is not None)
+    assert told.info["fallback"] or told.model_grid is not None
