@@ -111,3 +111,15 @@ def test_a_resume_with_the_same_configuration_completes_bitwise_like_a_clean_run
     _first_half_then_all(tmp_path / "resumed", solver, LessonDDIM(1.0, clip=0.1, noise_scale=0.5))
     generate(GAUSSIAN, range(20), tmp_path / "clean", nfe=6, solver=solver, batch_size=5)
     assert torch.equal(load_samples(tmp_path / "resumed")[1], load_samples(tmp_path / "clean")[1])
+
+
+def test_a_resume_with_other_told_noise_levels_on_the_same_grid_is_refused(tmp_path):
+    grid = tuple(probflow.schedules.karras(5, 0.02, 80.0).tolist())
+    told = tuple(sigma * factor for sigma, factor in zip(grid[:-1], (1.0, 1.2, 0.9, 1.1, 0.8)))
+    plain = probflow.Schedule(grid, probflow.solvers.Euler(), 5)
+    shifted = probflow.Schedule(grid, probflow.solvers.Euler(), 5, {}, told)
+    generate(GAUSSIAN, range(4), tmp_path, nfe=5, schedule=plain, batch_size=2)
+    with pytest.raises(OutputDirError, match="another configuration"):
+        generate(GAUSSIAN, range(8), tmp_path, nfe=5, schedule=shifted, batch_size=2)
+    assert torch.equal(SamplingPlan.build(GAUSSIAN, nfe=5, schedule=shifted).sample([5]),
+                       probflow.sample(GAUSSIAN, probflow.per_sample_noise(SHAPE, [5]), schedule=shifted))

@@ -118,10 +118,11 @@ class SamplingPlan:
 
 
 def _describe_solver(solver: Solver | None, schedule: Schedule | None, nfe: int) -> dict:
-    """The solver's whole configuration (every parameter, callables by qualified name) and its grid: what a resume
-    compares."""
+    """The solver's whole configuration (every parameter, callables by qualified name), its grid and the noise levels
+    the model is told on it (when shifted): what a resume compares."""
     if schedule is not None:
-        return {"schedule": {"solver": schedule.solver.config(), "sigmas": list(schedule.grid)}}
+        told = {} if schedule.model_grid is None else {"model_sigmas": list(schedule.model_grid)}
+        return {"schedule": {"solver": schedule.solver.config(), "sigmas": list(schedule.grid), **told}}
     return {"recommended": recommended(nfe).config()} if solver is None else solver.config()
 
 
