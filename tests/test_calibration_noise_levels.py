@@ -74,6 +74,10 @@ def test_a_shifted_schedule_samples_round_trips_and_refuses_a_bad_model_grid(tmp
         Schedule(tuple(GRID.tolist()), Euler(), 5, {}, told[:-1])
     with pytest.raises(InvalidArgumentError, match="one positive finite noise level"):
         Schedule(tuple(GRID.tolist()), Euler(), 5, {}, (*told[:-1], -1.0))
+    content = json.loads(path.read_text())
+    content["model_sigmas"] = "five levels"
+    with pytest.raises(InvalidArgumentError, match="model_grid needs one positive finite noise level"):
+        Schedule.from_json(content)
 
 
 def test_a_shifted_schedule_runs_inside_k_diffusions_own_sampler():

@@ -165,7 +165,7 @@ def _calibrate_budget(context: _Context, nfe: int, candidates: list[Solver], max
                for (solver, family), budget in zip(finalists, point_budgets)]
     solver, refined = min(refined, key=lambda pair: pair[1].loss)
     search_calls = family_calls + sum(budget.spent for budget in point_budgets)
-    grid_only_loss = refined.loss
+    grid_only = refined
     if shift_noise_levels:
         shift_budget = Budget(max_calls - search_calls)
         refined = _shift_noise_levels(context, solver, refined, shift_budget)
@@ -184,10 +184,11 @@ def _calibrate_budget(context: _Context, nfe: int, candidates: list[Solver], max
         "calibrated_heldout_error": calibrated_error,
         "default_heldout_error": default_error,
         "fit_objective": refined.loss,
-        "grid_only_fit_objective": grid_only_loss,
+        "grid_only_fit_objective": grid_only.loss,
         "shifted_noise_levels": refined.log_shifts is not None and not fallback,
         "candidates": {candidate.spec: loss for candidate, loss in ((s, r.loss) for s, r in fitted)},
-        "iterations": {"family": family.iterations, "points": refined.iterations},
+        "iterations": {"family": family.iterations, "points": grid_only.iterations,
+                       "shifts": refined.iterations if refined is not grid_only else 0},
         "calls": {"search": search_calls,
                   "validation": calibrated_calls + default_calls},
         "default": default.config(),

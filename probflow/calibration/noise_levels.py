@@ -26,18 +26,32 @@ import torch
 
 from probflow.denoisers.base import DenoiserModule
 from probflow.denoisers.network import network_dtype
-from probflow.errors import SolverConfigError
+from probflow.errors import InvalidArgumentError, SolverConfigError
 
 #: Relative distance in sigma within which a requested noise level is taken as a grid point (float16 rounds sigma
 #: to about 1e-3 relative; distinct grid points of a calibrated grid are much further apart).
 MATCH_TOLERANCE = 2e-3
 
 
+def told_levels(name: str, levels, points: int) -> tuple[float, ...]:
+    """``levels`` as floats, checked: one positive finite noise level per positive grid point (``points`` of them);
+    anything else is an :class:`~probflow.errors.InvalidArgumentError` naming ``name``."""
+    try:
+        told = tuple(float(level) for level in levels)
+    except (TypeError, ValueError):
+        told = ()
+    if len(told) != points or not all(math.isfinite(level) and level > 0 for level in told):
+        raise InvalidArgumentError(f"{name} needs one positive finite noise level per positive grid point ({points}), "
+                                   f"got {levels!r}")
+    return told
+
+
 class ShiftedNoiseLevels:
     """``denoiser`` told ``sigma_i exp(log_shifts[i])`` whenever it is asked at grid point ``sigmas[i]`` (module
     docstring). ``sigmas`` is the grid ending in 0 (``N + 1`` values), ``log_shifts`` has one value per positive
     grid point (``N``); both may require grad, and the output is differentiable in them. A request at sigma = 0 is
-    passed on unchanged; any other sigma off the grid is refused."""
+    passed on unchanged; any other sigma off the grid is refused. Finding the grid point reads the requested sigma
+    on the host: one read per model call."""
 
     def __init__(self, denoiser, sigmas: torch.Tensor, log_shifts: torch.Tensor):
         positive = sigmas[:-1]

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from probflow.calibration.fingerprint import warn_if_other_model
-from probflow.calibration.noise_levels import ShiftedNoiseLevels
+from probflow.calibration.noise_levels import ShiftedNoiseLevels, told_levels
 from probflow.errors import InvalidArgumentError, MissingFileError, SolverConfigError
 from probflow.files import write_text
 from probflow.solvers.base import Solver
@@ -56,11 +56,7 @@ class Schedule:
                                     f"grid, more than the schedule's nfe={self.nfe}")
         object.__setattr__(self, "info", dict(self.info))
         if self.model_grid is not None:
-            told = [float(sigma) for sigma in self.model_grid]
-            if len(told) != len(self.grid) - 1 or not all(math.isfinite(s) and s > 0 for s in told):
-                raise InvalidArgumentError(f"model_grid needs one positive finite noise level per positive grid point "
-                                           f"({len(self.grid) - 1}), got {self.model_grid!r}")
-            object.__setattr__(self, "model_grid", tuple(told))
+            object.__setattr__(self, "model_grid", told_levels("model_grid", self.model_grid, len(self.grid) - 1))
 
     @property
     def sigmas(self) -> torch.Tensor:

@@ -21,8 +21,6 @@ and the model output ``F`` becomes ``D = c_skip x + c_out F`` for the config's `
 
 from __future__ import annotations
 
-import math
-
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from types import GeneratorType
@@ -30,6 +28,7 @@ from typing import Any
 
 import torch
 
+from probflow.calibration.noise_levels import told_levels
 from probflow.denoisers.base import batch_sigma, broadcast_sigma
 from probflow.denoisers.discrete import DiscreteDDPM
 from probflow.denoisers.scalings import output_scalings, vp_input_scaling
@@ -489,12 +488,11 @@ def _vp_scale(sigma: float, like: torch.Tensor) -> torch.Tensor:
 
 
 def _told_levels(model_sigmas: Sequence[float], sigmas: Sequence[float] | None) -> list[float]:
-    """``model_sigmas`` as floats, checked: a positive finite level per positive point of the configured grid."""
-    told = [float(sigma) for sigma in model_sigmas]
-    if sigmas is None or len(told) != len(sigmas) - 1 or not all(math.isfinite(s) and s > 0 for s in told):
-        raise InvalidArgumentError(f"model_sigmas needs the grid as sigmas and one positive finite noise level per "
-                                   f"positive grid point, got {len(told)} for sigmas={sigmas}")
-    return told
+    """``model_sigmas`` as floats, checked against the configured grid (:func:`~probflow.calibration.noise_levels.
+    told_levels`)."""
+    if sigmas is None:
+        raise InvalidArgumentError("model_sigmas needs the grid as sigmas: the told levels belong to its points")
+    return list(told_levels("model_sigmas", model_sigmas, len(sigmas) - 1))
 
 
 def _grid_ending_in_zero(sigmas: Sequence[float] | torch.Tensor) -> torch.Tensor:
